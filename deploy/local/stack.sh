@@ -6,6 +6,7 @@
 #   deploy/local/stack.sh stop  [kafka|cassandra]   stop only what this script started (pid files)
 #   deploy/local/stack.sh kill  kafka|cassandra     SIGKILL (fault tests), data kept
 #   deploy/local/stack.sh status
+#   deploy/local/stack.sh running NAME          exit status 0 when NAME runs and was started here
 #   deploy/local/stack.sh env                   print KAFKA_BROKERS=… and CASSANDRA_HOSTS=…
 #
 # Environment (defaults): KJ_RUN (<repo>/.run), KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093),
@@ -201,6 +202,11 @@ stop)
 kill)
   [[ $# -eq 1 ]] || die "kill needs kafka or cassandra"
   kill_one "$1"
+  ;;
+running)
+  # exit status only: is NAME running (and ours)?
+  [[ $# -eq 1 ]] || die "running needs kafka or cassandra"
+  running "$1"
   ;;
 status)
   for s in kafka cassandra; do
