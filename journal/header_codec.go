@@ -1,0 +1,229 @@
+package journal
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+)
+
+// EncodeActionHeader returns the JSON of the "journal.action" Kafka header,
+// byte for byte as the original writes it: a single-key object named after
+// the action, compact, fields in the order range|to|id, origin, version,
+// payloadType, metadata, with empty Origin and Version omitted. Append always
+// carries "metadata" ({} when there is no data), whatever its Legacy flag
+// says.
+func EncodeActionHeader(h ActionHeader) ([]byte, error) {
+	fail := func(format string, args ...any) ([]byte, error) {
+		return nil, fmt.Errorf("encode action header: %w: %s", ErrMalformedHeader, fmt.Sprintf(format, args...))
+	}
+	b := make([]byte, 0, 128)
+	switch h := h.(type) {
+	case *AppendHeader:
+		if h == nil {
+			return fail("nil header")
+		}
+		if !h.Range.Valid() {
+			return fail("invalid range %s", h.Range)
+		}
+		if h.PayloadType != PayloadBinary && h.PayloadType != PayloadJSON {
+			return fail("payload type %q is not binary or json", h.PayloadType)
+		}
+		b = append(b, `{"append":{"range":{"from":`...)
+		b = strconv.AppendInt(b, int64(h.Range.From), 10)
+		b = append(b, `,"to":`...)
+		b = strconv.AppendInt(b, int64(h.Range.To), 10)
+		b = append(b, '}')
+		b = appendOriginVersion(b, h.Origin, h.Version)
+		b = append(b, `,"payloadType":`...)
+		b = appendJSONString(b, string(h.PayloadType))
+		b = append(b, `,"metadata":{`...)
+		if !isNullOrAbsent(h.Metadata.Data) {
+			b = append(b, `"data":`...)
+			var err error
+			if b, err = appendJSONValue(b, h.Metadata.Data); err != nil {
+				return fail("metadata data: %v", err)
+			}
+		}
+		b = append(b, "}}}"...)
+	case *DeleteHeader:
+		if h == nil {
+			return fail("nil header")
+		}
+		if !h.To.Valid() {
+			return fail("invalid delete to %d", int64(h.To))
+		}
+		b = append(b, `{"delete":{"to":`...)
+		b = strconv.AppendInt(b, int64(h.To), 10)
+		b = appendOriginVersion(b, h.Origin, h.Version)
+		b = append(b, "}}"...)
+	case *PurgeHeader:
+		if h == nil {
+			return fail("nil header")
+		}
+		b = append(b, `{"purge":{`...)
+		b = appendOriginVersion(b, h.Origin, h.Version)
+		b = append(b, "}}"...)
+	case *MarkHeader:
+		if h == nil {
+			return fail("nil header")
+		}
+		b = append(b, `{"mark":{"id":`...)
+		b = appendJSONString(b, h.ID)
+		b = appendOriginVersion(b, h.Origin, h.Version)
+		b = append(b, "}}"...)
+	default:
+		return fail("unsupported header %T", h)
+	}
+	return b, nil
+}
+
+// appendOriginVersion appends the optional fields, each preceded by a comma
+// unless it opens the object.
+func appendOriginVersion(b []byte, origin, version string) []byte {
+	field := func(name, v string) {
+		if v == "" {
+			return
+		}
+		if b[len(b)-1] != '{' {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, name...)
+		b = append(b, '"', ':')
+		b = appendJSONString(b, v)
+	}
+	field("origin", origin)
+	field("version", version)
+	return b
+}
+
+// DecodeActionHeader parses the JSON of a "journal.action" header. It
+// follows the original reader: the keys append, mark, delete and purge are
+// tried in this order and the first whose value is an object wins; JSON
+// with none of them (an action kind from a newer version, or not an object
+// at all) returns (nil, nil) so that the record is ignored. Invalid JSON or
+// a known action with missing or invalid fields is an error wrapping
+// ErrMalformedHeader. An Append without an object "metadata" field is
+// accepted with empty metadata and Legacy set.
+func DecodeActionHeader(b []byte) (ActionHeader, error) {
+	top, ok, err := jsonObject(b)
+	if err != nil {
+		return nil, headerError("invalid JSON")
+	}
+	if !ok {
+		return nil, nil
+	}
+	field := func(name string) map[string]json.RawMessage {
+		raw, present := top[name]
+		if !present {
+			return nil
+		}
+		obj, ok, _ := jsonObject(raw)
+		if !ok {
+			return nil
+		}
+		return obj
+	}
+	if f := field("append"); f != nil {
+		return decodeAppendHeader(f)
+	}
+	if f := field("mark"); f != nil {
+		h := &MarkHeader{}
+		var ok bool
+		if h.ID, ok = jsonStringValue(f["id"]); !ok {
+			return nil, headerError("mark: id: expected a string")
+		}
+		if h.Origin, h.Version, err = decodeOriginVersion(f); err != nil {
+			return nil, headerError("mark: " + err.Error())
+		}
+		return h, nil
+	}
+	if f := field("delete"); f != nil {
+		h := &DeleteHeader{}
+		to, err := decodeSeqNr(f["to"])
+		if err != nil {
+			return nil, headerError("delete: to: " + err.Error())
+		}
+		h.To = to
+		if h.Origin, h.Version, err = decodeOriginVersion(f); err != nil {
+			return nil, headerError("delete: " + err.Error())
+		}
+		return h, nil
+	}
+	if f := field("purge"); f != nil {
+		h := &PurgeHeader{}
+		if h.Origin, h.Version, err = decodeOriginVersion(f); err != nil {
+			return nil, headerError("purge: " + err.Error())
+		}
+		return h, nil
+	}
+	return nil, nil
+}
+
+func decodeAppendHeader(f map[string]json.RawMessage) (*AppendHeader, error) {
+	h := &AppendHeader{}
+	rangeObj, ok, _ := jsonObject(f["range"])
+	if !ok {
+		return nil, headerError("append: range: expected an object")
+	}
+	from, err := decodeSeqNr(rangeObj["from"])
+	if err != nil {
+		return nil, headerError("append: range: from: " + err.Error())
+	}
+	to, err := decodeSeqNr(rangeObj["to"])
+	if err != nil {
+		return nil, headerError("append: range: to: " + err.Error())
+	}
+	if from > to {
+		return nil, headerError(fmt.Sprintf("append: range: from(%d) > to(%d)", from, to))
+	}
+	h.Range = SeqRange{From: from, To: to}
+	if h.Origin, h.Version, err = decodeOriginVersion(f); err != nil {
+		return nil, headerError("append: " + err.Error())
+	}
+	pt, ok := jsonStringValue(f["payloadType"])
+	if !ok || (PayloadType(pt) != PayloadBinary && PayloadType(pt) != PayloadJSON) {
+		return nil, headerError("append: payloadType: expected \"binary\" or \"json\"")
+	}
+	h.PayloadType = PayloadType(pt)
+	md, ok, _ := jsonObject(f["metadata"])
+	if !ok {
+		h.Legacy = true // written before header metadata existed
+		return h, nil
+	}
+	if data := md["data"]; !isNullOrAbsent(data) {
+		if h.Metadata.Data, err = compactJSON(data); err != nil {
+			return nil, headerError("append: metadata: data: " + err.Error())
+		}
+	}
+	return h, nil
+}
+
+func decodeOriginVersion(f map[string]json.RawMessage) (origin, version string, err error) {
+	if origin, err = jsonOptString(f, "origin"); err != nil {
+		return "", "", err
+	}
+	if version, err = jsonOptString(f, "version"); err != nil {
+		return "", "", err
+	}
+	return origin, version, nil
+}
+
+// decodeSeqNr reads a required JSON seqNr (a number in [1, MaxSeqNr]).
+func decodeSeqNr(raw json.RawMessage) (SeqNr, error) {
+	if raw == nil {
+		return 0, fmt.Errorf("missing")
+	}
+	n, ok := jsonInt64(raw)
+	if !ok {
+		return 0, fmt.Errorf("expected an integer, got %.40s", raw)
+	}
+	if s := SeqNr(n); !s.Valid() {
+		return 0, s.Validate()
+	}
+	return SeqNr(n), nil
+}
+
+func headerError(reason string) error {
+	return &DecodeError{Err: ErrMalformedHeader, Offset: -1, Reason: reason}
+}
