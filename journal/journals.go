@@ -1,0 +1,359 @@
+package journal
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/golang-lru/v2/expirable"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Version is written into every action header this library produces (the original writes its own
+// library version there; readers treat it as an opaque string).
+const Version = "kjournal-0.1.0"
+
+// Config configures Journals. Log and Eventual are required; every other field has a default.
+type Config struct {
+	// Log is the Kafka side (journal/kafka.New). Required.
+	Log Log
+	// Eventual is the Cassandra read side (journal/cassandra). Required.
+	Eventual Eventual
+	// Origin is written into every action header; default: the host name.
+	Origin string
+	// MarkerTimeout bounds how long a read, pointer or delete waits to reach its own marker in Kafka
+	// (the original waits forever); default 10s. Exceeding it fails with ErrMarkerTimeout.
+	MarkerTimeout time.Duration
+	// HeadCache configures the shared per-topic index of unreplicated actions.
+	HeadCache HeadCacheConfig
+	// Pointer2TTL is how long a pointer2 offset read from Cassandra is reused by reads that scan Kafka
+	// themselves; default 100ms. A stale pointer2 is never wrong, only slower: it is monotonic, and
+	// an older value makes the scan start earlier.
+	Pointer2TTL time.Duration
+	// Logger receives the library's logs; nil means none.
+	Logger hclog.Logger
+	// Registerer receives the library's metrics; nil means none are registered.
+	Registerer prometheus.Registerer
+	// Now is the clock for action timestamps; default time.Now.
+	Now func() time.Time
+}
+
+// AppendOptions are the optional parts of an Append.
+type AppendOptions struct {
+	// ExpireAfter asks the replicator to purge the journal this long after this append (0 = never).
+	ExpireAfter time.Duration
+	// Metadata is arbitrary JSON carried in the action header (RecordMetadata.Header.Data).
+	Metadata json.RawMessage
+	// PayloadMetadata is arbitrary JSON carried with the events (RecordMetadata.Payload.Data).
+	PayloadMetadata json.RawMessage
+	// Headers are user Kafka headers of the Append record.
+	Headers Headers
+}
+
+// Journals gives access to journals; it is safe for concurrent use and shares one producer, one
+// consumer pool and one head cache among all of them.
+type Journals struct {
+	cfg      Config
+	log      Log
+	eventual Eventual
+	logger   hclog.Logger
+	metrics  *metrics
+	cache    *headCache // nil when disabled
+	offsets  *expirable.LRU[topicPartition, int64]
+}
+
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+// New returns Journals over cfg's backends. Close releases what New started (the head cache); the
+// backends themselves belong to the caller.
+func New(cfg Config) (*Journals, error) {
+	if cfg.Log == nil || cfg.Eventual == nil {
+		return nil, errors.New("journal: Config.Log and Config.Eventual are required")
+	}
+	if cfg.Origin == "" {
+		cfg.Origin, _ = os.Hostname()
+	}
+	if cfg.MarkerTimeout <= 0 {
+		cfg.MarkerTimeout = 10 * time.Second
+	}
+	if cfg.Pointer2TTL <= 0 {
+		cfg.Pointer2TTL = 100 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cfg.HeadCache.setDefaults()
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	j := &Journals{
+		cfg:      cfg,
+		log:      cfg.Log,
+		eventual: cfg.Eventual,
+		logger:   cfg.Logger,
+		metrics:  m,
+		offsets:  expirable.NewLRU[topicPartition, int64](4096, nil, cfg.Pointer2TTL),
+	}
+	if !cfg.HeadCache.Disabled {
+		j.cache = newHeadCache(cfg.HeadCache, cfg.Log, cfg.Eventual, cfg.Logger.Named("headcache"), m)
+	}
+	return j, nil
+}
+
+// Close stops the head cache. In-flight operations fail with ErrClosed or finish.
+func (js *Journals) Close(ctx context.Context) error {
+	if js.cache != nil {
+		js.cache.close()
+	}
+	return nil
+}
+
+// Journal returns the journal with key. It is cheap: a value bound to js.
+func (js *Journals) Journal(key Key) Journal { return Journal{js: js, key: key} }
+
+// Journal is one journal. Its methods are safe for concurrent use; appends to one journal must still
+// be sequenced by the caller (seqNrs are the caller's responsibility, as in the original).
+type Journal struct {
+	js  *Journals
+	key Key
+}
+
+// Key returns the journal's key.
+func (j Journal) Key() Key { return j.key }
+
+// Append writes events atomically (one Kafka record) and returns where Kafka stored them, only after
+// Kafka acknowledged them. events must be non-empty with strictly increasing valid seqNrs.
+func (j Journal) Append(ctx context.Context, events []Event, opts AppendOptions) (po PartitionOffset, err error) {
+	defer j.js.metrics.observe("append", time.Now(), &err)
+	if err := j.key.Validate(); err != nil {
+		return po, err
+	}
+	if err := checkAppend(events); err != nil {
+		return po, err
+	}
+	value, pt, err := EncodeEvents(events, PayloadMetadata{ExpireAfter: opts.ExpireAfter, Data: opts.PayloadMetadata})
+	if err != nil {
+		return po, err
+	}
+	a := Action{
+		Key:       j.key,
+		Timestamp: j.js.cfg.Now(),
+		Header: &AppendHeader{
+			Range:       SeqRange{From: events[0].SeqNr, To: events[len(events)-1].SeqNr},
+			Origin:      j.js.cfg.Origin,
+			Version:     Version,
+			PayloadType: pt,
+			Metadata:    HeaderMetadata{Data: opts.Metadata},
+		},
+		Value:   value,
+		Headers: opts.Headers,
+	}
+	po, err = j.js.log.Produce(ctx, a)
+	if err != nil {
+		return po, fmt.Errorf("append %s: %w", j.key, err)
+	}
+	j.js.metrics.events.Add(float64(len(events)))
+	return po, nil
+}
+
+func checkAppend(events []Event) error {
+	if len(events) == 0 {
+		return fmt.Errorf("%w: no events", ErrInvalidEvents)
+	}
+	for i, e := range events {
+		if err := e.SeqNr.Validate(); err != nil {
+			return err
+		}
+		if i > 0 && e.SeqNr <= events[i-1].SeqNr {
+			return fmt.Errorf("%w: seqNr %d follows %d; seqNrs must increase", ErrInvalidEvents, e.SeqNr, events[i-1].SeqNr)
+		}
+	}
+	return nil
+}
+
+// Mark produces a Mark with id and returns its position: everything the journal's partition held
+// before it is at lower offsets.
+func (j Journal) Mark(ctx context.Context, id string) (po PartitionOffset, err error) {
+	defer j.js.metrics.observe("mark", time.Now(), &err)
+	return j.mark(ctx, id)
+}
+
+func (j Journal) mark(ctx context.Context, id string) (PartitionOffset, error) {
+	if err := j.key.Validate(); err != nil {
+		return PartitionOffset{}, err
+	}
+	po, err := j.js.log.Produce(ctx, Action{
+		Key:       j.key,
+		Timestamp: j.js.cfg.Now(),
+		Header:    &MarkHeader{ID: id, Origin: j.js.cfg.Origin, Version: Version},
+	})
+	if err != nil {
+		return po, fmt.Errorf("mark %s: %w", j.key, err)
+	}
+	return po, nil
+}
+
+// Pointer returns the journal's last seqNr; ok is false when the journal has none (never written,
+// or purged). Deleting events does not lower it.
+func (j Journal) Pointer(ctx context.Context) (seqNr SeqNr, ok bool, err error) {
+	defer j.js.metrics.observe("pointer", time.Now(), &err)
+	h, err := j.head(ctx)
+	if err != nil {
+		return 0, false, err
+	}
+	return h.highest, h.highest > 0, nil
+}
+
+// Delete deletes the events up to to, clamped to the journal's pointer, so deleting "everything"
+// (to = MaxSeqNr) keeps the journal usable and its pointer unchanged. It returns the Delete's position,
+// or ok false when the journal has no events to delete.
+func (j Journal) Delete(ctx context.Context, to SeqNr) (po PartitionOffset, ok bool, err error) {
+	defer j.js.metrics.observe("delete", time.Now(), &err)
+	if err := to.Validate(); err != nil {
+		return po, false, err
+	}
+	seqNr, ok, err := j.Pointer(ctx)
+	if err != nil || !ok {
+		return po, false, err
+	}
+	po, err = j.js.log.Produce(ctx, Action{
+		Key:       j.key,
+		Timestamp: j.js.cfg.Now(),
+		Header:    &DeleteHeader{To: min(to, seqNr), Origin: j.js.cfg.Origin, Version: Version},
+	})
+	if err != nil {
+		return po, false, fmt.Errorf("delete %s: %w", j.key, err)
+	}
+	return po, true, nil
+}
+
+// Purge removes the journal: reads return nothing and the pointer is gone; the next Append starts a
+// new journal.
+func (j Journal) Purge(ctx context.Context) (po PartitionOffset, err error) {
+	defer j.js.metrics.observe("purge", time.Now(), &err)
+	if err := j.key.Validate(); err != nil {
+		return po, err
+	}
+	po, err = j.js.log.Produce(ctx, Action{
+		Key:       j.key,
+		Timestamp: j.js.cfg.Now(),
+		Header:    &PurgeHeader{Origin: j.js.cfg.Origin, Version: Version},
+	})
+	if err != nil {
+		return po, fmt.Errorf("purge %s: %w", j.key, err)
+	}
+	return po, nil
+}
+
+// head is what a read knows before it streams: the folded unreplicated actions up to its marker, and
+// where to find the unreplicated events.
+type head struct {
+	marker  PartitionOffset
+	info    HeadInfo
+	highest SeqNr
+	// tail holds the unreplicated Appends of the journal when the head cache had them; nil means the
+	// tail is read from Kafka (a scan from info.Offset to the marker).
+	tail       []*ActionRecord
+	tailSet    bool
+	replicated int64 // pointer2 seen when the head was computed; -1 none
+}
+
+// head produces a Mark and folds everything unreplicated before it: the common prologue of read,
+// pointer and delete (research §3.2). No event may be streamed before this returns.
+func (j Journal) head(ctx context.Context) (*head, error) {
+	marker, err := j.mark(ctx, newMarkerID())
+	if err != nil {
+		return nil, err
+	}
+	h := &head{marker: marker, replicated: -1}
+	if marker.Offset > 0 {
+		limit := marker.Offset - 1
+		if err := j.foldHead(ctx, h, limit); err != nil {
+			return nil, err
+		}
+	}
+	eventual := SeqNr(0)
+	if h.info.NeedsEventual() && h.info.Kind != HeadAppend {
+		eventual, err = j.js.eventual.Pointer(ctx, j.key)
+		if err != nil {
+			return nil, fmt.Errorf("pointer %s: %w", j.key, err)
+		}
+	}
+	h.highest = h.info.HighestSeqNr(eventual)
+	return h, nil
+}
+
+// foldHead fills h.info for the actions of the journal in (pointer2, limit]: from the head cache when
+// it can answer, else by scanning Kafka.
+func (j Journal) foldHead(ctx context.Context, h *head, limit int64) error {
+	if c := j.js.cache; c != nil {
+		if r, ok := c.get(ctx, j.key, h.marker.Partition, limit); ok {
+			h.info, h.tail, h.tailSet, h.replicated = r.info, r.appends, true, r.replicated
+			return nil
+		}
+		j.js.metrics.fallbacks.Inc()
+	}
+	replicated, err := j.replicatedOffset(ctx, h.marker.Partition)
+	if err != nil {
+		return err
+	}
+	h.replicated = replicated
+	if replicated >= limit {
+		return nil // everything up to the marker is in Cassandra
+	}
+	sctx, cancel := context.WithTimeout(ctx, j.js.cfg.MarkerTimeout)
+	defer cancel()
+	err = j.js.log.Scan(sctx, j.key.Topic, h.marker.Partition, replicated+1, limit, j.key.ID, func(r ActionRecord) error {
+		h.info = h.info.Fold(r.Header, r.Offset)
+		return nil
+	})
+	return j.scanError(ctx, sctx, err)
+}
+
+// scanError turns the scan's own deadline into ErrMarkerTimeout; the caller's deadline stays ctx.Err.
+func (j Journal) scanError(ctx, sctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() == nil && errors.Is(sctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("read %s: %w (after %s)", j.key, ErrMarkerTimeout, j.js.cfg.MarkerTimeout)
+	}
+	return fmt.Errorf("read %s: %w", j.key, err)
+}
+
+// replicatedOffset is pointer2 for the journal's partition, -1 when none; reused for Pointer2TTL.
+func (j Journal) replicatedOffset(ctx context.Context, partition int32) (int64, error) {
+	tp := topicPartition{j.key.Topic, partition}
+	if o, ok := j.js.offsets.Get(tp); ok {
+		return o, nil
+	}
+	o, ok, err := j.js.eventual.Offset(ctx, j.key.Topic, partition)
+	if err != nil {
+		return 0, fmt.Errorf("pointer2 %s/%d: %w", j.key.Topic, partition, err)
+	}
+	if !ok {
+		o = -1
+	}
+	j.js.offsets.Add(tp, o)
+	return o, nil
+}
+
+func newMarkerID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40 // version 4
+	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
