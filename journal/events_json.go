@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 )
 
 // The JSON format of an Append value (PayloadType "json"):
@@ -77,6 +78,9 @@ func jsonEventsError(reason string) error {
 
 func decodeEventsJSON(value []byte) ([]Event, PayloadMetadata, error) {
 	var md PayloadMetadata
+	if !utf8.Valid(value) {
+		return nil, md, jsonEventsError("invalid UTF-8")
+	}
 	top, ok, err := jsonObject(value)
 	if err != nil {
 		return nil, md, jsonEventsError("invalid JSON")

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 )
 
 // EncodeActionHeader returns the JSON of the "journal.action" Kafka header,
@@ -107,7 +108,7 @@ func appendOriginVersion(b []byte, origin, version string) []byte {
 // accepted with empty metadata and Legacy set.
 func DecodeActionHeader(b []byte) (ActionHeader, error) {
 	top, ok, err := jsonObject(b)
-	if err != nil {
+	if err != nil || !utf8.Valid(b) {
 		return nil, headerError("invalid JSON")
 	}
 	if !ok {

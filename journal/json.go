@@ -1,10 +1,8 @@
 package journal
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -71,71 +69,51 @@ func appendJSONValue(dst, raw []byte) ([]byte, error) {
 	if !json.Valid(raw) {
 		return dst, errInvalidJSON
 	}
-	if isCompactPlain(raw) {
-		return append(dst, raw...), nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	type frame struct {
-		object bool
-		n      int // tokens written in this container (keys and values)
-	}
-	var stack []frame
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			return dst, nil
-		}
-		if err != nil {
-			return dst, errInvalidJSON
-		}
-		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
-			stack = stack[:len(stack)-1]
-			dst = append(dst, byte(d))
-			continue
-		}
-		if len(stack) > 0 {
-			top := &stack[len(stack)-1]
-			switch {
-			case top.object && top.n%2 == 1:
-				dst = append(dst, ':')
-			case top.n > 0:
-				dst = append(dst, ',')
+	// raw is valid JSON: outside strings only whitespace needs dropping;
+	// strings are copied unless they hold an escape or DEL, in which case
+	// they are decoded and written again.
+	for i := 0; i < len(raw); {
+		c := raw[i]
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			i++
+		case '"':
+			end, plain := i+1, true
+			for raw[end] != '"' {
+				if raw[end] == '\\' {
+					plain = false
+					end++
+				} else if raw[end] == 0x7f {
+					plain = false
+				}
+				end++
 			}
-			top.n++
-		}
-		switch v := tok.(type) {
-		case json.Delim:
-			dst = append(dst, byte(v))
-			stack = append(stack, frame{object: v == '{'})
-		case string:
-			dst = appendJSONString(dst, v)
-		case json.Number:
-			dst = append(dst, v...)
-		case bool:
-			dst = strconv.AppendBool(dst, v)
-		case nil:
-			dst = append(dst, "null"...)
+			end++ // past the closing quote
+			if plain {
+				dst = append(dst, raw[i:end]...)
+			} else {
+				var s string
+				if err := json.Unmarshal(raw[i:end], &s); err != nil {
+					return dst, errInvalidJSON
+				}
+				dst = appendJSONString(dst, s)
+			}
+			i = end
+		default:
+			j := i + 1
+			for j < len(raw) && !isJSONSpecial(raw[j]) {
+				j++
+			}
+			dst = append(dst, raw[i:j]...)
+			i = j
 		}
 	}
+	return dst, nil
 }
 
-// isCompactPlain reports whether valid JSON raw is already in the form
-// appendJSONValue writes: no whitespace outside strings, no escapes, no DEL.
-// It lets large payloads skip the token walk.
-func isCompactPlain(raw []byte) bool {
-	inString := false
-	for _, c := range raw {
-		switch {
-		case c == '\\' || c == 0x7f:
-			return false
-		case c == '"':
-			inString = !inString
-		case !inString && (c == ' ' || c == '\t' || c == '\n' || c == '\r'):
-			return false
-		}
-	}
-	return true
+// isJSONSpecial reports whether c ends a run that can be copied verbatim.
+func isJSONSpecial(c byte) bool {
+	return c == '"' || c == ' ' || c == '\t' || c == '\n' || c == '\r'
 }
 
 // compactJSON returns raw in the form appendJSONValue writes.
