@@ -1,0 +1,232 @@
+package protocol
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// Version is the protocol version this package speaks; hello negotiates it.
+const Version = 1
+
+// Limits of the wire format. The sidecar's own limits (max_frame_bytes, max_in_flight) are announced
+// in the hello reply.
+const (
+	// DefaultMaxFrameBytes is the default max_frame_bytes: the largest frame body either side sends.
+	DefaultMaxFrameBytes = 16 << 20
+	// MaxID is the largest request id, 2^53-1, so that JavaScript clients can use plain numbers.
+	MaxID = 1<<53 - 1
+	// MaxSeqNr is the largest sequence number, 2^63-1.
+	MaxSeqNr = math.MaxInt64
+	// MaxSafeInt bounds the millisecond fields (timeout_ms, expire_after_ms) and counts, 2^53-1.
+	MaxSafeInt = 1<<53 - 1
+	// MaxTimeoutMs bounds timeout_ms (about 24.8 days).
+	MaxTimeoutMs = 1<<31 - 1
+	// MaxCredit bounds one credit grant and a stream's credit balance, 2^31-1.
+	MaxCredit = 1<<31 - 1
+	// MaxJSONDepth is how many arrays and maps may nest inside one JSON value (payload, metadata).
+	MaxJSONDepth = 128
+	// MaxRequestValues bounds the number of msgpack values (every scalar, array, map, key and element
+	// counts one) in a request frame, so that a small frame cannot expand into a large Go value.
+	MaxRequestValues = 1 << 20
+)
+
+// Op names an operation: the "op" field of a request.
+type Op string
+
+// The operations of version 1.
+const (
+	OpHello   Op = "hello"
+	OpAppend  Op = "append"
+	OpRead    Op = "read"
+	OpCredit  Op = "credit"
+	OpCancel  Op = "cancel"
+	OpPointer Op = "pointer"
+	OpDelete  Op = "delete"
+	OpPurge   Op = "purge"
+	OpPing    Op = "ping"
+)
+
+// Request is a decoded client message: one of *HelloRequest, *AppendRequest, *ReadRequest,
+// *CreditRequest, *CancelRequest, *PointerRequest, *DeleteRequest, *PurgeRequest, *PingRequest.
+//
+// CreditRequest and CancelRequest are not requests in the protocol's sense: their id names an open
+// read stream, they get no reply and they never count against max_in_flight.
+type Request interface {
+	// RequestID is the message's id field.
+	RequestID() uint64
+	// Op is the message's op field.
+	Op() Op
+	// Timeout is timeout_ms as a duration, 0 when absent (the sidecar's default applies).
+	Timeout() time.Duration
+	encode(*enc)
+}
+
+// Reply is a sidecar message: *HelloReply, *AppendReply, *ReadEvents, *ReadEnd, *PointerReply,
+// *DeleteReply, *PurgeReply, *PingReply, or *Error for an error frame.
+type Reply interface {
+	// ReplyID is the frame's id: the id of the request answered, 0 for a connection-level error.
+	ReplyID() uint64
+	encode(*enc)
+}
+
+var requestDecoders = map[Op]func(*fields) Request{
+	OpHello:   decodeHello,
+	OpAppend:  decodeAppend,
+	OpRead:    decodeRead,
+	OpCredit:  decodeCredit,
+	OpCancel:  decodeCancel,
+	OpPointer: decodePointer,
+	OpDelete:  decodeDelete,
+	OpPurge:   decodePurge,
+	OpPing:    decodePing,
+}
+
+// DecodeRequest decodes one frame body. Every failure is an *Error whose ID is the id its error frame
+// must carry: 0 when the body is not a well-formed map (BAD_FRAME), has no valid id (INVALID_ID), or
+// is a credit or cancel, otherwise the request's id. Unknown keys are ignored.
+//
+// The body is validated in one pass that allocates nothing before all of it is known to be
+// well-formed msgpack of at most MaxRequestValues values; no length claimed by the body is trusted.
+func DecodeRequest(body []byte) (Request, error) {
+	f, err := decodeFields(body, MaxRequestValues)
+	if err != nil {
+		return nil, err
+	}
+	id, err := decodeID(f)
+	if err != nil {
+		return nil, err
+	}
+	f.id = id
+	op, ok := f.get("op")
+	if !ok {
+		return nil, NewError(id, CodeUnknownOp, "op: required field is missing")
+	}
+	name, err := op.str()
+	if err != nil {
+		return nil, NewError(id, CodeUnknownOp, "op: %v", err)
+	}
+	dec, ok := requestDecoders[Op(name)]
+	if !ok {
+		return nil, NewError(id, CodeUnknownOp, "unknown op %q", name)
+	}
+	if Op(name) == OpCredit || Op(name) == OpCancel {
+		f.id = 0 // their id names a stream; an error about them is about the connection
+	}
+	req := dec(f)
+	if f.err != nil {
+		return nil, f.err
+	}
+	return req, nil
+}
+
+// decodeFields checks that body is exactly one map with string keys and indexes its values.
+func decodeFields(body []byte, limit int) (*fields, error) {
+	r := newReader(body)
+	m, _, err := r.fieldMap(limit)
+	if err != nil {
+		return nil, NewError(0, CodeBadFrame, "%v", err)
+	}
+	if r.remaining() != 0 {
+		return nil, NewError(0, CodeBadFrame, "%d bytes after the message map", r.remaining())
+	}
+	return &fields{buf: body, m: m}, nil
+}
+
+func decodeID(f *fields) (uint64, error) {
+	r, ok := f.get("id")
+	if !ok {
+		return 0, NewError(0, CodeInvalidID, "id: required field is missing")
+	}
+	id, err := r.uintIn(1, MaxID)
+	if err != nil {
+		return 0, NewError(0, CodeInvalidID, "id: %v", err)
+	}
+	return id, nil
+}
+
+// DecodeReply decodes one reply frame body, given the op of the request with that id (the client
+// knows it; use OpHello for an id-0 frame). An error frame decodes to *Error, returned as the Reply;
+// the error result is only for bodies that are not a valid reply to op.
+func DecodeReply(body []byte, op Op) (Reply, error) {
+	f, err := decodeFields(body, 0)
+	if err != nil {
+		return nil, err
+	}
+	r, ok := f.get("id")
+	if !ok {
+		return nil, NewError(0, CodeInvalidID, "id: required field is missing")
+	}
+	id, err := r.uintIn(0, MaxID)
+	if err != nil {
+		return nil, NewError(0, CodeInvalidID, "id: %v", err)
+	}
+	f.id = id
+	var rep Reply
+	switch {
+	case f.has("error"):
+		rep = decodeError(id, f)
+	case op == OpHello:
+		rep = decodeHelloReply(f)
+	case op == OpAppend:
+		rep = decodeAppendReply(f)
+	case op == OpRead:
+		rep = decodeReadReply(f)
+	case op == OpPointer:
+		rep = decodePointerReply(f)
+	case op == OpDelete:
+		rep = decodeDeleteReply(f)
+	case op == OpPurge:
+		rep = decodePurgeReply(f)
+	case op == OpPing:
+		rep = &PingReply{ID: id}
+	default:
+		return nil, fmt.Errorf("protocol: op %q has no reply", op)
+	}
+	if f.err != nil {
+		return nil, f.err
+	}
+	return rep, nil
+}
+
+// EncodeRequest returns the canonical body of req (without the length prefix).
+func EncodeRequest(req Request) ([]byte, error) {
+	e := newEnc()
+	req.encode(e)
+	return e.bytes()
+}
+
+// EncodeReply returns the canonical body of rep (without the length prefix).
+func EncodeReply(rep Reply) ([]byte, error) {
+	e := newEnc()
+	rep.encode(e)
+	return e.bytes()
+}
+
+// encodeThrough writes a message through a caller's msgpack.Encoder; every message's EncodeMsgpack
+// uses it, so msgpack.Marshal(msg) is the canonical body too.
+func encodeThrough(me *msgpack.Encoder, encode func(*enc)) error {
+	e := &enc{e: me}
+	encode(e)
+	return e.err
+}
+
+func timeout(ms uint64) time.Duration { return time.Duration(ms) * time.Millisecond }
+
+// header writes the id and op keys every request starts with; n is the number of other keys.
+func (e *enc) requestHeader(id uint64, op Op, n int) {
+	e.mapLen(n + 2)
+	e.str("id")
+	e.uint(id)
+	e.str("op")
+	e.str(string(op))
+}
+
+// replyHeader writes the id key every reply starts with; n is the number of other keys.
+func (e *enc) replyHeader(id uint64, n int) {
+	e.mapLen(n + 1)
+	e.str("id")
+	e.uint(id)
+}

@@ -1,0 +1,757 @@
+package protocol
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"unicode/utf8"
+
+	"github.com/vmihailenco/msgpack/v5"
+	"github.com/vmihailenco/msgpack/v5/msgpcode"
+)
+
+// This file holds the two halves that every message shares: a validating reader over one frame body
+// (the library parses every header; we bound every length by the bytes actually left before anything
+// is allocated or read) and a canonical writer (smallest encodings, keys in table order).
+
+// kind is the msgpack type family of the next value.
+type kind uint8
+
+const (
+	kindInvalid kind = iota // 0xc1, never valid
+	kindNil
+	kindBool
+	kindInt
+	kindFloat
+	kindStr
+	kindBin
+	kindArray
+	kindMap
+	kindExt
+)
+
+func (k kind) String() string {
+	return [...]string{"invalid", "nil", "bool", "integer", "float", "string", "binary", "array", "map", "ext"}[k]
+}
+
+func kindOf(c byte) kind {
+	switch {
+	case msgpcode.IsFixedNum(c):
+		return kindInt
+	case msgpcode.IsFixedMap(c), c == msgpcode.Map16, c == msgpcode.Map32:
+		return kindMap
+	case msgpcode.IsFixedArray(c), c == msgpcode.Array16, c == msgpcode.Array32:
+		return kindArray
+	case msgpcode.IsString(c):
+		return kindStr
+	case msgpcode.IsBin(c):
+		return kindBin
+	case msgpcode.IsExt(c):
+		return kindExt
+	case c == msgpcode.Nil:
+		return kindNil
+	case c == msgpcode.False, c == msgpcode.True:
+		return kindBool
+	case c == msgpcode.Float, c == msgpcode.Double:
+		return kindFloat
+	case c >= msgpcode.Uint8 && c <= msgpcode.Uint64, c >= msgpcode.Int8 && c <= msgpcode.Int64:
+		return kindInt
+	}
+	return kindInvalid
+}
+
+// isSigned reports whether an integer code is one of the signed encodings (negative fixint, int8..int64).
+func isSigned(c byte) bool {
+	return c >= msgpcode.NegFixedNumLow || (c >= msgpcode.Int8 && c <= msgpcode.Int64)
+}
+
+// reader reads msgpack values from one in-memory buffer. It never trusts a length: a string, binary or
+// ext longer than the bytes left, or an array or map claiming more elements than bytes left, is an
+// error before any allocation.
+type reader struct {
+	buf []byte
+	br  bytes.Reader
+	d   *msgpack.Decoder
+}
+
+func newReader(b []byte) *reader {
+	r := &reader{buf: b}
+	r.br.Reset(b)
+	// bytes.Reader is an io.ByteScanner, so the decoder reads it directly without its own buffering
+	// and br.Len() is always the exact number of unread bytes.
+	r.d = msgpack.NewDecoder(&r.br)
+	return r
+}
+
+func (r *reader) pos() int       { return len(r.buf) - r.br.Len() }
+func (r *reader) remaining() int { return r.br.Len() }
+
+// errMalformed reports msgpack that is not well-formed (truncated, 0xc1, lengths past the end).
+type errMalformed struct{ msg string }
+
+func (e errMalformed) Error() string { return e.msg }
+
+func malformed(format string, args ...any) error { return errMalformed{fmt.Sprintf(format, args...)} }
+
+func (r *reader) peek() (kind, byte, error) {
+	c, err := r.d.PeekCode()
+	if err != nil {
+		return kindInvalid, 0, malformed("unexpected end of data")
+	}
+	k := kindOf(c)
+	if k == kindInvalid {
+		return k, c, malformed("invalid msgpack code 0x%02x", c)
+	}
+	return k, c, nil
+}
+
+func (r *reader) advance(n int) error {
+	if n < 0 || n > r.remaining() {
+		return malformed("length %d exceeds the %d bytes left", n, r.remaining())
+	}
+	_, err := r.br.Seek(int64(n), io.SeekCurrent)
+	return err
+}
+
+// rawBytes consumes a str or bin value and returns its bytes, aliasing the buffer.
+func (r *reader) rawBytes() ([]byte, error) {
+	n, err := r.d.DecodeBytesLen()
+	if err != nil {
+		return nil, malformed("unexpected end of data")
+	}
+	start := r.pos()
+	if err := r.advance(n); err != nil {
+		return nil, err
+	}
+	return r.buf[start : start+n], nil
+}
+
+// arrayLen consumes an array header. pending is the number of values the caller still expects after
+// this array, so that the claim is checked against the whole remaining buffer.
+func (r *reader) arrayLen(pending int) (int, error) {
+	n, err := r.d.DecodeArrayLen()
+	if err != nil {
+		return 0, malformed("unexpected end of data")
+	}
+	if n+pending > r.remaining() {
+		return 0, malformed("array of %d elements exceeds the %d bytes left", n, r.remaining())
+	}
+	return n, nil
+}
+
+func (r *reader) mapLen(pending int) (int, error) {
+	n, err := r.d.DecodeMapLen()
+	if err != nil {
+		return 0, malformed("unexpected end of data")
+	}
+	if 2*n+pending > r.remaining() {
+		return 0, malformed("map of %d entries exceeds the %d bytes left", n, r.remaining())
+	}
+	return n, nil
+}
+
+// skip consumes one well-formed value of any type without recursion or allocation, and returns the
+// number of msgpack values it contained (1 for a scalar). It fails when more than limit values were
+// seen (limit <= 0: no limit).
+func (r *reader) skip(limit int) (int, error) {
+	values := 0
+	for pending := 1; pending > 0; {
+		pending--
+		values++
+		if limit > 0 && values > limit {
+			return values, malformed("more than %d msgpack values", limit)
+		}
+		k, _, err := r.peek()
+		if err != nil {
+			return values, err
+		}
+		switch k {
+		case kindArray:
+			n, err := r.arrayLen(pending)
+			if err != nil {
+				return values, err
+			}
+			pending += n
+		case kindMap:
+			n, err := r.mapLen(pending)
+			if err != nil {
+				return values, err
+			}
+			pending += 2 * n
+		case kindStr, kindBin:
+			if _, err := r.rawBytes(); err != nil {
+				return values, err
+			}
+		case kindExt:
+			_, n, err := r.d.DecodeExtHeader()
+			if err != nil {
+				return values, malformed("unexpected end of data")
+			}
+			if err := r.advance(n); err != nil {
+				return values, err
+			}
+		default: // nil, bool, int, float: at most 9 bytes
+			if err := r.d.Skip(); err != nil {
+				return values, malformed("unexpected end of data")
+			}
+		}
+	}
+	return values, nil
+}
+
+// span is a value's byte range inside a reader's buffer.
+type span struct{ start, end int }
+
+// fieldMap consumes a map with string keys and returns each key's value span, skipping the values.
+// The values are well-formed msgpack when it returns. Duplicate keys are an error.
+func (r *reader) fieldMap(limit int) (map[string]span, int, error) {
+	k, _, err := r.peek()
+	if err != nil {
+		return nil, 0, err
+	}
+	if k != kindMap {
+		return nil, 0, typeError{want: "map", got: k}
+	}
+	n, err := r.mapLen(0)
+	if err != nil {
+		return nil, 0, err
+	}
+	m := make(map[string]span, n)
+	values := 1
+	for range n {
+		k, _, err := r.peek()
+		if err != nil {
+			return nil, values, err
+		}
+		if k != kindStr {
+			// Skip it anyway so that malformed msgpack is reported as such.
+			if _, err := r.skip(0); err != nil {
+				return nil, values, err
+			}
+			return nil, values, typeError{what: "map key", want: "string", got: k}
+		}
+		key, err := r.rawBytes()
+		if err != nil {
+			return nil, values, err
+		}
+		start := r.pos()
+		v, err := r.skip(limit - values)
+		values += v + 1
+		if err != nil {
+			return nil, values, err
+		}
+		if _, dup := m[string(key)]; dup {
+			return nil, values, fmt.Errorf("duplicate key %q", key)
+		}
+		if !utf8.Valid(key) {
+			return nil, values, fmt.Errorf("map key is not valid UTF-8")
+		}
+		m[string(key)] = span{start, r.pos()}
+	}
+	return m, values, nil
+}
+
+// typeError is a value of the wrong msgpack type.
+type typeError struct {
+	what string
+	want string
+	got  kind
+}
+
+func (e typeError) Error() string {
+	if e.what == "" {
+		return fmt.Sprintf("want %s, got %s", e.want, e.got)
+	}
+	return fmt.Sprintf("%s: want %s, got %s", e.what, e.want, e.got)
+}
+
+// integer is a decoded msgpack integer of any encoding.
+type integer struct {
+	neg bool   // the value is negative; then i holds it
+	i   int64  // valid when neg or u <= MaxInt64
+	u   uint64 // valid when !neg
+}
+
+func (r *reader) integer() (integer, error) {
+	k, c, err := r.peek()
+	if err != nil {
+		return integer{}, err
+	}
+	if k != kindInt {
+		return integer{}, typeError{want: "integer", got: k}
+	}
+	if isSigned(c) {
+		i, err := r.d.DecodeInt64()
+		if err != nil {
+			return integer{}, malformed("unexpected end of data")
+		}
+		if i < 0 {
+			return integer{neg: true, i: i}, nil
+		}
+		return integer{i: i, u: uint64(i)}, nil
+	}
+	u, err := r.d.DecodeUint64()
+	if err != nil {
+		return integer{}, malformed("unexpected end of data")
+	}
+	return integer{i: int64(u), u: u}, nil // i is only meaningful when u <= MaxInt64
+}
+
+// uintIn reads an integer and checks lo <= v <= hi.
+func (r *reader) uintIn(lo, hi uint64) (uint64, error) {
+	v, err := r.integer()
+	if err != nil {
+		return 0, err
+	}
+	if v.neg || v.u < lo || v.u > hi {
+		return 0, rangeError{v: v, lo: lo, hi: hi}
+	}
+	return v.u, nil
+}
+
+type rangeError struct {
+	v      integer
+	lo, hi uint64
+}
+
+func (e rangeError) Error() string {
+	got := fmt.Sprint(e.v.u)
+	if e.v.neg {
+		got = fmt.Sprint(e.v.i)
+	}
+	return fmt.Sprintf("must be %d..%d, got %s", e.lo, e.hi, got)
+}
+
+func (r *reader) str() (string, error) {
+	k, _, err := r.peek()
+	if err != nil {
+		return "", err
+	}
+	if k != kindStr {
+		return "", typeError{want: "string", got: k}
+	}
+	b, err := r.rawBytes()
+	if err != nil {
+		return "", err
+	}
+	if !utf8.Valid(b) {
+		return "", fmt.Errorf("string is not valid UTF-8")
+	}
+	return string(b), nil
+}
+
+func (r *reader) bin() ([]byte, error) {
+	k, _, err := r.peek()
+	if err != nil {
+		return nil, err
+	}
+	if k != kindBin {
+		return nil, typeError{want: "binary", got: k}
+	}
+	b, err := r.rawBytes()
+	if err != nil {
+		return nil, err
+	}
+	return bytes.Clone(b), nil
+}
+
+func (r *reader) boolean() (bool, error) {
+	k, _, err := r.peek()
+	if err != nil {
+		return false, err
+	}
+	if k != kindBool {
+		return false, typeError{want: "bool", got: k}
+	}
+	return r.d.DecodeBool()
+}
+
+func (r *reader) float() (float64, error) {
+	_, c, err := r.peek()
+	if err != nil {
+		return 0, err
+	}
+	var f float64
+	if c == msgpcode.Float {
+		var f32 float32
+		f32, err = r.d.DecodeFloat32()
+		f = float64(f32)
+	} else {
+		f, err = r.d.DecodeFloat64()
+	}
+	if err != nil {
+		return 0, malformed("unexpected end of data")
+	}
+	return f, nil
+}
+
+// stringArray reads an array of strings.
+func (r *reader) stringArray() ([]string, error) {
+	k, _, err := r.peek()
+	if err != nil {
+		return nil, err
+	}
+	if k != kindArray {
+		return nil, typeError{want: "array of strings", got: k}
+	}
+	n, err := r.arrayLen(0)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, n)
+	for i := range n {
+		s, err := r.str()
+		if err != nil {
+			return nil, fmt.Errorf("[%d]: %w", i, err)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// stringMap reads a map of string to string.
+func (r *reader) stringMap() (map[string]string, error) {
+	k, _, err := r.peek()
+	if err != nil {
+		return nil, err
+	}
+	if k != kindMap {
+		return nil, typeError{want: "map of strings", got: k}
+	}
+	n, err := r.mapLen(0)
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	out := make(map[string]string, n)
+	for range n {
+		key, err := r.str()
+		if err != nil {
+			return nil, fmt.Errorf("key: %w", err)
+		}
+		v, err := r.str()
+		if err != nil {
+			return nil, fmt.Errorf("[%q]: %w", key, err)
+		}
+		if _, dup := out[key]; dup {
+			return nil, fmt.Errorf("duplicate key %q", key)
+		}
+		out[key] = v
+	}
+	return out, nil
+}
+
+// fields is a decoded map of named values: the top level of a message, or an event.
+type fields struct {
+	buf  []byte
+	m    map[string]span
+	path string // prefix for error messages, e.g. "events[3]."
+	id   uint64 // the id an error is reported with
+	err  *Error // the first error; later reads are no-ops
+	code Code   // the code of type errors (INVALID_ARGUMENT)
+}
+
+// fail records the first error.
+func (f *fields) fail(code Code, name string, err error) {
+	if f.err == nil {
+		f.err = NewError(f.id, code, "%s%s: %v", f.path, name, err)
+	}
+}
+
+// get returns a reader over the named value, or false when the key is absent or nil: every optional
+// field treats nil as absent.
+func (f *fields) get(name string) (*reader, bool) {
+	if f.err != nil {
+		return nil, false
+	}
+	s, ok := f.m[name]
+	if !ok || (s.end == s.start+1 && f.buf[s.start] == msgpcode.Nil) {
+		return nil, false
+	}
+	return newReader(f.buf[s.start:s.end]), true
+}
+
+func (f *fields) has(name string) bool {
+	_, ok := f.m[name]
+	return ok
+}
+
+func (f *fields) missing(name string) {
+	f.fail(CodeInvalidArgument, name, fmt.Errorf("required field is missing"))
+}
+
+func (f *fields) str(name string, required bool) string {
+	r, ok := f.get(name)
+	if !ok {
+		if required {
+			f.missing(name)
+		}
+		return ""
+	}
+	s, err := r.str()
+	if err != nil {
+		f.fail(CodeInvalidArgument, name, err)
+	}
+	return s
+}
+
+func (f *fields) uint(name string, required bool, lo, hi uint64) uint64 {
+	r, ok := f.get(name)
+	if !ok {
+		if required {
+			f.missing(name)
+		}
+		return 0
+	}
+	v, err := r.uintIn(lo, hi)
+	if err != nil {
+		f.fail(CodeInvalidArgument, name, err)
+	}
+	return v
+}
+
+// int reads a signed integer in lo..hi.
+func (f *fields) int(name string, required bool, lo, hi int64) int64 {
+	r, ok := f.get(name)
+	if !ok {
+		if required {
+			f.missing(name)
+		}
+		return 0
+	}
+	v, err := r.integer()
+	if err == nil && (!v.neg && (v.u > math.MaxInt64 || v.i > hi) || v.i < lo) {
+		err = fmt.Errorf("must be %d..%d", lo, hi)
+	}
+	if err != nil {
+		f.fail(CodeInvalidArgument, name, err)
+	}
+	return v.i
+}
+
+// seqNr reads a sequence number: any integer encoding, 1..MaxSeqNr, else INVALID_SEQ_NR.
+func (f *fields) seqNr(name string, required bool) int64 {
+	r, ok := f.get(name)
+	if !ok {
+		if required {
+			f.missing(name)
+		}
+		return 0
+	}
+	v, err := r.uintIn(1, MaxSeqNr)
+	if err != nil {
+		code := CodeInvalidArgument
+		if _, ok := err.(rangeError); ok {
+			code = CodeInvalidSeqNr
+		}
+		f.fail(code, name, err)
+	}
+	return int64(v)
+}
+
+func (f *fields) json(name string) any {
+	r, ok := f.get(name)
+	if !ok {
+		return nil
+	}
+	v, err := r.json(0)
+	if err != nil {
+		f.fail(CodeInvalidArgument, name, err)
+	}
+	return v
+}
+
+func (f *fields) stringMap(name string) map[string]string {
+	r, ok := f.get(name)
+	if !ok {
+		return nil
+	}
+	m, err := r.stringMap()
+	if err != nil {
+		f.fail(CodeInvalidArgument, name, err)
+	}
+	return m
+}
+
+func (f *fields) boolean(name string) bool {
+	r, ok := f.get(name)
+	if !ok {
+		return false
+	}
+	b, err := r.boolean()
+	if err != nil {
+		f.fail(CodeInvalidArgument, name, err)
+	}
+	return b
+}
+
+// enc writes canonical msgpack: the library picks the smallest header for every integer, string,
+// binary, array and map; we choose the key order and always write floats as float64. It only uses
+// the library's primitive methods, which no Encoder option changes except string interning, so the
+// messages' EncodeMsgpack methods write the same bytes through any Encoder.
+type enc struct {
+	buf *bytes.Buffer // nil when writing through a caller's Encoder
+	e   *msgpack.Encoder
+	err error
+}
+
+func newEnc() *enc {
+	buf := new(bytes.Buffer)
+	return &enc{buf: buf, e: msgpack.NewEncoder(buf)}
+}
+
+func (e *enc) check(err error) {
+	if e.err == nil && err != nil {
+		e.err = err
+	}
+}
+
+func (e *enc) mapLen(n int)   { e.check(e.e.EncodeMapLen(n)) }
+func (e *enc) arrayLen(n int) { e.check(e.e.EncodeArrayLen(n)) }
+func (e *enc) str(s string)   { e.check(e.e.EncodeString(s)) }
+func (e *enc) uint(v uint64)  { e.check(e.e.EncodeUint(v)) }
+func (e *enc) int(v int64)    { e.check(e.e.EncodeInt(v)) }
+func (e *enc) boolean(b bool) { e.check(e.e.EncodeBool(b)) }
+func (e *enc) nil()           { e.check(e.e.EncodeNil()) }
+
+// bin writes a binary value; unlike EncodeBytes, a nil slice is an empty binary, not nil.
+func (e *enc) bin(b []byte) {
+	e.check(e.e.EncodeBytesLen(len(b)))
+	_, err := e.e.Writer().Write(b)
+	e.check(err)
+}
+
+func (e *enc) float(f float64) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		e.check(fmt.Errorf("float %v has no JSON representation", f))
+		return
+	}
+	e.check(e.e.EncodeFloat64(f))
+}
+
+// optNil writes v, or nil when v is the zero value.
+func (e *enc) uintOrNil(v uint64) {
+	if v == 0 {
+		e.nil()
+		return
+	}
+	e.uint(v)
+}
+
+func (e *enc) strOrNil(s string) {
+	if s == "" {
+		e.nil()
+		return
+	}
+	e.str(s)
+}
+
+// tags writes a set of strings sorted and without duplicates.
+func (e *enc) tags(tags []string) {
+	ts := sortedSet(tags)
+	e.arrayLen(len(ts))
+	for _, t := range ts {
+		e.str(t)
+	}
+}
+
+func (e *enc) stringMap(m map[string]string) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	e.mapLen(len(keys))
+	for _, k := range keys {
+		e.str(k)
+		e.str(m[k])
+	}
+}
+
+func (e *enc) bytes() ([]byte, error) {
+	if e.err != nil {
+		return nil, e.err
+	}
+	return e.buf.Bytes(), nil
+}
+
+// sortedSet returns ss sorted with duplicates removed (nil for none).
+func sortedSet(ss []string) []string {
+	if len(ss) == 0 {
+		return nil
+	}
+	out := append([]string(nil), ss...)
+	sort.Strings(out)
+	j := 1
+	for i := 1; i < len(out); i++ {
+		if out[i] != out[j-1] {
+			out[j] = out[i]
+			j++
+		}
+	}
+	return out[:j]
+}
+
+// count returns how many of the conditions hold, for map headers with optional keys.
+func count(conds ...bool) int {
+	n := 0
+	for _, c := range conds {
+		if c {
+			n++
+		}
+	}
+	return n
+}
+
+var errEmpty = errors.New("must not be empty")
+
+// journal reads the required journal id: a non-empty string.
+func (f *fields) journal() string {
+	s := f.str("journal", true)
+	if f.err == nil && s == "" {
+		f.fail(CodeInvalidArgument, "journal", errEmpty)
+	}
+	return s
+}
+
+// topic reads the optional topic, which must be a legal Kafka topic name.
+func (f *fields) topic() string {
+	r, ok := f.get("topic")
+	if !ok {
+		return ""
+	}
+	s, err := r.str()
+	if err == nil {
+		err = validTopic(s)
+	}
+	if err != nil {
+		f.fail(CodeInvalidArgument, "topic", err)
+	}
+	return s
+}
+
+// validTopic applies Kafka's topic name rules: 1..249 of [a-zA-Z0-9._-], not "." or "..".
+func validTopic(s string) error {
+	if s == "" || len(s) > 249 || s == "." || s == ".." {
+		return fmt.Errorf("%q is not a legal Kafka topic name", s)
+	}
+	for _, c := range []byte(s) {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
+		if !ok {
+			return fmt.Errorf("%q is not a legal Kafka topic name", s)
+		}
+	}
+	return nil
+}
+
+// timeoutMs reads the optional timeout_ms, 1..MaxTimeoutMs.
+func (f *fields) timeoutMs() uint32 {
+	return uint32(f.uint("timeout_ms", false, 1, MaxTimeoutMs))
+}
+
+var errMismatchedNil = errors.New("partition and offset must both be nil or both be integers")
