@@ -53,18 +53,18 @@ func build(fn func(b *w)) []byte {
 	return b.buf.Bytes()
 }
 
-func (b *w) m(n int) *w         { must(b.e.EncodeMapLen(n)); return b }
-func (b *w) a(n int) *w         { must(b.e.EncodeArrayLen(n)); return b }
-func (b *w) s(s string) *w      { must(b.e.EncodeString(s)); return b }
-func (b *w) u(v uint64) *w      { must(b.e.EncodeUint(v)); return b }
-func (b *w) i(v int64) *w       { must(b.e.EncodeInt(v)); return b }
-func (b *w) bin(v []byte) *w    { must(b.e.EncodeBytes(v)); return b }
-func (b *w) nil() *w            { must(b.e.EncodeNil()); return b }
-func (b *w) t(v bool) *w        { must(b.e.EncodeBool(v)); return b }
-func (b *w) f64(v float64) *w   { must(b.e.EncodeFloat64(v)); return b }
-func (b *w) f32(v float32) *w   { must(b.e.EncodeFloat32(v)); return b }
-func (b *w) raw(p ...byte) *w   { b.buf.Write(p); return b }
-func (b *w) kv(k string) *w     { return b.s(k) }
+func (b *w) m(n int) *w       { must(b.e.EncodeMapLen(n)); return b }
+func (b *w) a(n int) *w       { must(b.e.EncodeArrayLen(n)); return b }
+func (b *w) s(s string) *w    { must(b.e.EncodeString(s)); return b }
+func (b *w) u(v uint64) *w    { must(b.e.EncodeUint(v)); return b }
+func (b *w) i(v int64) *w     { must(b.e.EncodeInt(v)); return b }
+func (b *w) bin(v []byte) *w  { must(b.e.EncodeBytes(v)); return b }
+func (b *w) nil() *w          { must(b.e.EncodeNil()); return b }
+func (b *w) t(v bool) *w      { must(b.e.EncodeBool(v)); return b }
+func (b *w) f64(v float64) *w { must(b.e.EncodeFloat64(v)); return b }
+func (b *w) f32(v float32) *w { must(b.e.EncodeFloat32(v)); return b }
+func (b *w) raw(p ...byte) *w { b.buf.Write(p); return b }
+func (b *w) kv(k string) *w   { return b.s(k) }
 func (b *w) hdr(id uint64, op string, n int) *w {
 	return b.m(n + 2).kv("id").u(id).kv("op").s(op)
 }

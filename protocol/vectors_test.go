@@ -446,5 +446,3 @@ func TestVectors_upToDate(t *testing.T) {
 		t.Fatal("testdata/vectors.json is stale: run go test ./protocol -run TestVectors -update and review the diff")
 	}
 }
-
-
