@@ -237,9 +237,16 @@ func (r *reader) fieldMap(limit int) (map[string]span, int, error) {
 		if err != nil {
 			return nil, values, err
 		}
+		values++ // the key
+		rest := 0 // no limit
+		if limit > 0 {
+			if rest = limit - values; rest <= 0 {
+				return nil, values, malformed("more than %d msgpack values", limit)
+			}
+		}
 		start := r.pos()
-		v, err := r.skip(limit - values)
-		values += v + 1
+		v, err := r.skip(rest)
+		values += v
 		if err != nil {
 			return nil, values, err
 		}
