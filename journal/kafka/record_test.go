@@ -100,14 +100,18 @@ func TestProducerMessage_NoValueActions(t *testing.T) {
 func TestProducerMessage_Invalid(t *testing.T) {
 	good := appendAction(t)
 	cases := map[string]func(a *journal.Action){
-		"no topic":       func(a *journal.Action) { a.Key.Topic = "" },
-		"no id":          func(a *journal.Action) { a.Key.ID = "" },
-		"no header":      func(a *journal.Action) { a.Header = nil },
-		"no value":       func(a *journal.Action) { a.Value = nil },
-		"bad header":     func(a *journal.Action) { a.Header = &journal.DeleteHeader{To: 0} },
-		"reserved name":  func(a *journal.Action) { a.Headers = journal.Headers{"journal.action": "x"} },
-		"bad range":      func(a *journal.Action) { a.Header = &journal.AppendHeader{Range: journal.SeqRange{From: 2, To: 1}, PayloadType: journal.PayloadJSON} },
-		"text value hdr": func(a *journal.Action) { a.Header = &journal.AppendHeader{Range: journal.SeqRange{From: 1, To: 1}, PayloadType: journal.PayloadText} },
+		"no topic":      func(a *journal.Action) { a.Key.Topic = "" },
+		"no id":         func(a *journal.Action) { a.Key.ID = "" },
+		"no header":     func(a *journal.Action) { a.Header = nil },
+		"no value":      func(a *journal.Action) { a.Value = nil },
+		"bad header":    func(a *journal.Action) { a.Header = &journal.DeleteHeader{To: 0} },
+		"reserved name": func(a *journal.Action) { a.Headers = journal.Headers{"journal.action": "x"} },
+		"bad range": func(a *journal.Action) {
+			a.Header = &journal.AppendHeader{Range: journal.SeqRange{From: 2, To: 1}, PayloadType: journal.PayloadJSON}
+		},
+		"text value hdr": func(a *journal.Action) {
+			a.Header = &journal.AppendHeader{Range: journal.SeqRange{From: 1, To: 1}, PayloadType: journal.PayloadText}
+		},
 	}
 	for name, mutate := range cases {
 		t.Run(name, func(t *testing.T) {
