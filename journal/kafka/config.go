@@ -1,0 +1,173 @@
+package kafka
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config configures a Log. The zero value of every field but Brokers means its default; New fills
+// the defaults in and validates the result.
+//
+// The producer settings that make the journal safe are not configurable: acks=all, idempotence,
+// the Java-compatible murmur2 partitioner, and at least 10 retries, as the original enforces them.
+type Config struct {
+	// Brokers are the bootstrap brokers, host:port. Required.
+	Brokers []string
+
+	// ClientID is the Kafka client id of every connection. Default "journal", as the original's.
+	ClientID string
+
+	// Version is the Kafka protocol version sarama speaks. Default sarama.V4_0_0_0. Kafka 4 removed
+	// the protocols older than 2.1, so it must be at least sarama.V2_1_0_0, and it should not exceed
+	// the brokers' version.
+	Version sarama.KafkaVersion
+
+	// Linger is how long the producer waits to gather concurrent appends into one produce request
+	// (sarama Producer.Flush.Frequency, Java linger.ms). Default 1 ms.
+	Linger time.Duration
+
+	// Retries is how many times the producer retries a failed produce request before failing the
+	// appends in it. Default 10; smaller values are raised to 10 (the original's floor).
+	Retries int
+
+	// ProduceTimeout bounds one Produce call when ctx has no earlier deadline: after it, Produce
+	// returns an error wrapping journal.ErrKafkaUnavailable (the record may still land later).
+	// Default 30 s.
+	ProduceTimeout time.Duration
+
+	// MaxMessageBytes is the largest record the producer sends (sarama Producer.MaxMessageBytes,
+	// Java max.request.size). Default 1 MiB.
+	MaxMessageBytes int
+
+	// PoolSize bounds the consumers Scan uses at once; a Scan waits for a free one. Default
+	// max(1, GOMAXPROCS × 10), as the original's consumer pool (cores × 10).
+	PoolSize int
+
+	// PoolIdleTimeout closes a pooled consumer unused for this long. Default 1 min.
+	PoolIdleTimeout time.Duration
+
+	// Logger receives warnings and debug messages. Default: a null logger.
+	Logger hclog.Logger
+
+	// Registerer is where the kjournal_kafka_* metrics are registered. Default: nil, no registration
+	// (the metrics are still kept, see Log.ConsumersOpened).
+	Registerer prometheus.Registerer
+}
+
+const (
+	defaultClientID        = "journal"
+	defaultLinger          = time.Millisecond
+	minRetries             = 10
+	defaultProduceTimeout  = 30 * time.Second
+	defaultMaxMessageBytes = 1 << 20
+	defaultPoolIdleTimeout = time.Minute
+
+	// scanMaxWait is the broker-side long-poll of scan consumers (sarama Consumer.MaxWaitTime, 500 ms
+	// by default). A scan stops at an offset it knows exists, so it long-polls only once it has read
+	// to the end of the partition, and closing its partition consumer waits for that poll: a short
+	// one lets the pooled consumer serve the next scan soon, as the original's 10 ms poll does.
+	scanMaxWait = 10 * time.Millisecond
+)
+
+var minVersion = sarama.V2_1_0_0
+
+// withDefaults returns cfg with the zero values replaced by defaults, or an error when a value is
+// invalid.
+func (cfg Config) withDefaults() (Config, error) {
+	if len(cfg.Brokers) == 0 {
+		return cfg, errors.New("kafka: config: no brokers")
+	}
+	cfg.Brokers = append([]string(nil), cfg.Brokers...)
+	if cfg.ClientID == "" {
+		cfg.ClientID = defaultClientID
+	}
+	if cfg.Version == (sarama.KafkaVersion{}) {
+		cfg.Version = sarama.V4_0_0_0
+	}
+	if !cfg.Version.IsAtLeast(minVersion) {
+		return cfg, fmt.Errorf("kafka: config: version %s is below %s, the oldest protocol Kafka 4 serves", cfg.Version, minVersion)
+	}
+	if cfg.Linger == 0 {
+		cfg.Linger = defaultLinger
+	}
+	if cfg.Linger < 0 {
+		return cfg, fmt.Errorf("kafka: config: negative linger %s", cfg.Linger)
+	}
+	cfg.Retries = max(cfg.Retries, minRetries)
+	if cfg.ProduceTimeout == 0 {
+		cfg.ProduceTimeout = defaultProduceTimeout
+	}
+	if cfg.ProduceTimeout < 0 {
+		return cfg, fmt.Errorf("kafka: config: negative produce timeout %s", cfg.ProduceTimeout)
+	}
+	if cfg.MaxMessageBytes == 0 {
+		cfg.MaxMessageBytes = defaultMaxMessageBytes
+	}
+	if cfg.MaxMessageBytes < 0 {
+		return cfg, fmt.Errorf("kafka: config: negative max message bytes %d", cfg.MaxMessageBytes)
+	}
+	if cfg.PoolSize == 0 {
+		cfg.PoolSize = max(1, runtime.GOMAXPROCS(0)*10)
+	}
+	if cfg.PoolSize < 0 {
+		return cfg, fmt.Errorf("kafka: config: negative pool size %d", cfg.PoolSize)
+	}
+	if cfg.PoolIdleTimeout == 0 {
+		cfg.PoolIdleTimeout = defaultPoolIdleTimeout
+	}
+	if cfg.PoolIdleTimeout < 0 {
+		return cfg, fmt.Errorf("kafka: config: negative pool idle timeout %s", cfg.PoolIdleTimeout)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	return cfg, nil
+}
+
+// base is the sarama configuration common to every client of a Log.
+func (cfg Config) base() *sarama.Config {
+	c := sarama.NewConfig()
+	c.ClientID = cfg.ClientID
+	c.Version = cfg.Version
+	// Fetch metadata only for the topics in use: a sidecar touches a handful of topics of a cluster
+	// that may have thousands.
+	c.Metadata.Full = false
+	return c
+}
+
+// producerConfig is the configuration of the producer's client, which also answers Partitions.
+func (cfg Config) producerConfig() *sarama.Config {
+	c := cfg.base()
+	p := &c.Producer
+	p.RequiredAcks = sarama.WaitForAll // an append is acknowledged only once it is on every in-sync replica
+	p.Idempotent = true                // retries must not duplicate or reorder the actions of a journal
+	c.Net.MaxOpenRequests = 1          // sarama requires it for idempotence
+	p.Compression = sarama.CompressionLZ4
+	p.Flush.Frequency = cfg.Linger
+	p.Retry.Max = cfg.Retries
+	p.MaxMessageBytes = cfg.MaxMessageBytes
+	p.Partitioner = Partitioner // Java murmur2: every action lands where the Scala client puts it
+	p.Return.Successes = true
+	p.Return.Errors = true
+	return c
+}
+
+// consumerConfig is the configuration of the clients of scan and follow consumers. They never share
+// a client (and so a broker connection) with the producer: Kafka answers the requests of one
+// connection in order, so a fetch that long-polls at the end of a partition would hold up the
+// produce requests behind it.
+func (cfg Config) consumerConfig(maxWait time.Duration) *sarama.Config {
+	c := cfg.base()
+	c.Consumer.Return.Errors = true
+	c.Consumer.Offsets.AutoCommit.Enable = false
+	if maxWait > 0 {
+		c.Consumer.MaxWaitTime = maxWait
+	}
+	return c
+}
