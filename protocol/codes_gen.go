@@ -14,7 +14,7 @@ const (
 	CodeHelloRequired Code = 103
 	// CodeUnknownOp (protocol, retryable=false): The op field is missing, not a string, or names no operation of the negotiated version.
 	CodeUnknownOp Code = 104
-	// CodeDuplicateID (protocol, retryable=false): The request's id equals the id of a request still in flight on this connection. The new request fails; the one in flight is unaffected.
+	// CodeDuplicateID (protocol, retryable=false): The request's id equals the id of a request still in flight on this connection. Sent with id 0 (the id belongs to the request in flight, which is unaffected); the message names the id.
 	CodeDuplicateID Code = 105
 	// CodeInvalidID (protocol, retryable=false): The id field is missing, not an integer, or outside 1..2^53-1. Sent with id 0.
 	CodeInvalidID Code = 106
@@ -89,7 +89,7 @@ var codeTable = [...]CodeInfo{
 	{Code: CodeUnsupportedVersion, Name: "UNSUPPORTED_VERSION", Family: "protocol", Retryable: false, Description: "hello offered no protocol version the sidecar speaks. Sent with the hello's id, then the connection is closed."},
 	{Code: CodeHelloRequired, Name: "HELLO_REQUIRED", Family: "protocol", Retryable: false, Description: "A request other than hello arrived before a successful hello. Only that request fails."},
 	{Code: CodeUnknownOp, Name: "UNKNOWN_OP", Family: "protocol", Retryable: false, Description: "The op field is missing, not a string, or names no operation of the negotiated version."},
-	{Code: CodeDuplicateID, Name: "DUPLICATE_ID", Family: "protocol", Retryable: false, Description: "The request's id equals the id of a request still in flight on this connection. The new request fails; the one in flight is unaffected."},
+	{Code: CodeDuplicateID, Name: "DUPLICATE_ID", Family: "protocol", Retryable: false, Description: "The request's id equals the id of a request still in flight on this connection. Sent with id 0 (the id belongs to the request in flight, which is unaffected); the message names the id."},
 	{Code: CodeInvalidID, Name: "INVALID_ID", Family: "protocol", Retryable: false, Description: "The id field is missing, not an integer, or outside 1..2^53-1. Sent with id 0."},
 	{Code: CodeDuplicateHello, Name: "DUPLICATE_HELLO", Family: "protocol", Retryable: false, Description: "hello was sent again after a successful hello. Only that request fails."},
 	{Code: CodeInvalidArgument, Name: "INVALID_ARGUMENT", Family: "request", Retryable: false, Description: "A field is missing, has the wrong msgpack type, is out of range, is not valid UTF-8, or holds a payload or JSON value that cannot be represented."},

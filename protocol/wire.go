@@ -237,7 +237,7 @@ func (r *reader) fieldMap(limit int) (map[string]span, int, error) {
 		if err != nil {
 			return nil, values, err
 		}
-		values++ // the key
+		values++  // the key
 		rest := 0 // no limit
 		if limit > 0 {
 			if rest = limit - values; rest <= 0 {
