@@ -11,6 +11,7 @@ import (
 //
 //	go test ./journal/ -run '^$' -fuzz '^FuzzDecodeActionHeader$' -fuzztime 60s
 //	go test ./journal/ -run '^$' -fuzz '^FuzzDecodeEvents$' -fuzztime 60s
+//	go test ./journal/ -run '^$' -fuzz '^FuzzParseExpireAfter$' -fuzztime 30s
 //
 // Without -fuzz, the seeds run as ordinary tests.
 
@@ -86,6 +87,24 @@ func FuzzDecodeEvents(f *testing.F) {
 		}
 		if !reflect.DeepEqual(events2, events) || !reflect.DeepEqual(md2, md) {
 			t.Fatalf("round trip changed the events\n got %+v %+v\nwant %+v %+v", events2, md2, events, md)
+		}
+	})
+}
+
+func FuzzParseExpireAfter(f *testing.F) {
+	for _, s := range []string{"1 day", "2 minutes", "500 milliseconds", "1.5h", " 7 µs", "9223372036854775807ns", "1e3 ms", "-1 days", "0x1p4 s"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := journal.ParseExpireAfter(s)
+		if err != nil {
+			return
+		}
+		// What we write for any duration we read must read back the same.
+		out := journal.FormatExpireAfter(d)
+		back, err := journal.ParseExpireAfter(out)
+		if err != nil || back != d {
+			t.Fatalf("%q -> %v -> %q -> %v, %v", s, d, out, back, err)
 		}
 	})
 }

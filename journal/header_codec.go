@@ -23,6 +23,9 @@ func EncodeActionHeader(h ActionHeader) ([]byte, error) {
 		if h == nil {
 			return fail("nil header")
 		}
+		if s, bad := invalidUTF8(h.Origin, h.Version); bad {
+			return fail("%q is not valid UTF-8", s)
+		}
 		if !h.Range.Valid() {
 			return fail("invalid range %s", h.Range)
 		}
@@ -50,6 +53,9 @@ func EncodeActionHeader(h ActionHeader) ([]byte, error) {
 		if h == nil {
 			return fail("nil header")
 		}
+		if s, bad := invalidUTF8(h.Origin, h.Version); bad {
+			return fail("%q is not valid UTF-8", s)
+		}
 		if !h.To.Valid() {
 			return fail("invalid delete to %d", int64(h.To))
 		}
@@ -61,12 +67,18 @@ func EncodeActionHeader(h ActionHeader) ([]byte, error) {
 		if h == nil {
 			return fail("nil header")
 		}
+		if s, bad := invalidUTF8(h.Origin, h.Version); bad {
+			return fail("%q is not valid UTF-8", s)
+		}
 		b = append(b, `{"purge":{`...)
 		b = appendOriginVersion(b, h.Origin, h.Version)
 		b = append(b, "}}"...)
 	case *MarkHeader:
 		if h == nil {
 			return fail("nil header")
+		}
+		if s, bad := invalidUTF8(h.Origin, h.Version, h.ID); bad {
+			return fail("%q is not valid UTF-8", s)
 		}
 		b = append(b, `{"mark":{"id":`...)
 		b = appendJSONString(b, h.ID)
@@ -76,6 +88,17 @@ func EncodeActionHeader(h ActionHeader) ([]byte, error) {
 		return fail("unsupported header %T", h)
 	}
 	return b, nil
+}
+
+// invalidUTF8 returns the first string that is not valid UTF-8 (it would
+// make the header invalid JSON), or false.
+func invalidUTF8(ss ...string) (string, bool) {
+	for _, s := range ss {
+		if !utf8.ValidString(s) {
+			return s, true
+		}
+	}
+	return "", false
 }
 
 // appendOriginVersion appends the optional fields, each preceded by a comma

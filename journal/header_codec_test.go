@@ -50,6 +50,8 @@ func TestActionHeader_EncodeInvalid(t *testing.T) {
 		"text type":       &journal.AppendHeader{Range: journal.SeqRange{From: 1, To: 1}, PayloadType: journal.PayloadText},
 		"bad metadata":    &journal.AppendHeader{Range: journal.SeqRange{From: 1, To: 1}, PayloadType: journal.PayloadJSON, Metadata: journal.HeaderMetadata{Data: json.RawMessage(`{`)}},
 		"delete to 0":     &journal.DeleteHeader{},
+		"origin not utf8": &journal.PurgeHeader{Origin: "\xff"},
+		"id not utf8":     &journal.MarkHeader{ID: "a\xc3"},
 	}
 	for name, h := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -72,6 +72,9 @@ func ProducerMessage(a journal.Action) (*sarama.ProducerMessage, error) {
 		if k == journal.HeaderKey {
 			return fail("user header %q is reserved", k)
 		}
+		if !utf8.ValidString(a.Headers[k]) {
+			return fail("user header %q: value is not UTF-8", k)
+		}
 		keys = append(keys, k)
 	}
 	sort.Strings(keys) // deterministic records; readers do not depend on the order

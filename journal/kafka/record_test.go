@@ -100,12 +100,13 @@ func TestProducerMessage_NoValueActions(t *testing.T) {
 func TestProducerMessage_Invalid(t *testing.T) {
 	good := appendAction(t)
 	cases := map[string]func(a *journal.Action){
-		"no topic":      func(a *journal.Action) { a.Key.Topic = "" },
-		"no id":         func(a *journal.Action) { a.Key.ID = "" },
-		"no header":     func(a *journal.Action) { a.Header = nil },
-		"no value":      func(a *journal.Action) { a.Value = nil },
-		"bad header":    func(a *journal.Action) { a.Header = &journal.DeleteHeader{To: 0} },
-		"reserved name": func(a *journal.Action) { a.Headers = journal.Headers{"journal.action": "x"} },
+		"no topic":        func(a *journal.Action) { a.Key.Topic = "" },
+		"no id":           func(a *journal.Action) { a.Key.ID = "" },
+		"no header":       func(a *journal.Action) { a.Header = nil },
+		"no value":        func(a *journal.Action) { a.Value = nil },
+		"bad header":      func(a *journal.Action) { a.Header = &journal.DeleteHeader{To: 0} },
+		"reserved name":   func(a *journal.Action) { a.Headers = journal.Headers{"journal.action": "x"} },
+		"header not utf8": func(a *journal.Action) { a.Headers = journal.Headers{"k": "\xff"} },
 		"bad range": func(a *journal.Action) {
 			a.Header = &journal.AppendHeader{Range: journal.SeqRange{From: 2, To: 1}, PayloadType: journal.PayloadJSON}
 		},
