@@ -68,11 +68,13 @@ const (
 	defaultMaxMessageBytes = 1 << 20
 	defaultPoolIdleTimeout = time.Minute
 
-	// scanMaxWait is the broker-side long-poll of scan consumers (sarama Consumer.MaxWaitTime, 500 ms
-	// by default). A scan stops at an offset it knows exists, so it long-polls only once it has read
-	// to the end of the partition, and closing its partition consumer waits for that poll: a short
-	// one lets the pooled consumer serve the next scan soon, as the original's 10 ms poll does.
-	scanMaxWait = 10 * time.Millisecond
+	// scanMaxWait is how long a scan's fetch waits at the broker for records not written yet. Scans
+	// end at offsets that exist, so it matters only for a range beyond the end of the partition.
+	scanMaxWait = 500 * time.Millisecond
+	// defaultFetchSize is the bytes a scan asks for per fetch (sarama Consumer.Fetch.Default, Java
+	// max.partition.fetch.bytes); maxFetchSize bounds its growth for larger record batches.
+	defaultFetchSize = 1 << 20
+	maxFetchSize     = 64 << 20
 )
 
 var minVersion = sarama.V2_1_0_0
@@ -162,12 +164,33 @@ func (cfg Config) producerConfig() *sarama.Config {
 // a client (and so a broker connection) with the producer: Kafka answers the requests of one
 // connection in order, so a fetch that long-polls at the end of a partition would hold up the
 // produce requests behind it.
-func (cfg Config) consumerConfig(maxWait time.Duration) *sarama.Config {
+func (cfg Config) consumerConfig() *sarama.Config {
 	c := cfg.base()
 	c.Consumer.Return.Errors = true
 	c.Consumer.Offsets.AutoCommit.Enable = false
-	if maxWait > 0 {
-		c.Consumer.MaxWaitTime = maxWait
-	}
 	return c
+}
+
+func (cfg Config) fetchSize() int32 { return defaultFetchSize }
+
+// fetchRequest is an empty Fetch request of a scan, of the version sarama's consumer would use.
+func (cfg Config) fetchRequest() *sarama.FetchRequest {
+	req := &sarama.FetchRequest{
+		MinBytes:    1,
+		MaxWaitTime: int32(scanMaxWait / time.Millisecond),
+		MaxBytes:    maxFetchSize,
+		Isolation:   sarama.ReadUncommitted, // as the original's consumers: every record is visible
+		// No incremental fetch session (KIP-227): session 0, epoch -1.
+		SessionID:    0,
+		SessionEpoch: -1,
+	}
+	switch {
+	case cfg.Version.IsAtLeast(sarama.V2_7_0_0):
+		req.Version = 12
+	case cfg.Version.IsAtLeast(sarama.V2_3_0_0):
+		req.Version = 11
+	default: // New enforces V2_1_0_0 at least
+		req.Version = 10
+	}
+	return req
 }

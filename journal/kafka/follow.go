@@ -84,7 +84,7 @@ type followBatch struct {
 // followOnce runs one consumer until it fails, ctx ends or the Log closes, advancing next past every
 // record given to fn. delivered reports whether fn got anything.
 func (l *Log) followOnce(ctx context.Context, topic string, next map[int32]int64, fn func(int32, []journal.LogRecord)) (delivered bool, err error) {
-	client, err := sarama.NewClient(l.cfg.Brokers, l.cfg.consumerConfig(0))
+	client, err := sarama.NewClient(l.cfg.Brokers, l.cfg.consumerConfig())
 	if err != nil {
 		return false, fmt.Errorf("%w: follow %s: %w", journal.ErrKafkaUnavailable, topic, err)
 	}
@@ -119,7 +119,7 @@ func (l *Log) followOnce(ctx context.Context, topic string, next map[int32]int64
 		if !ok {
 			offset = sarama.OffsetOldest
 		}
-		pc, err := l.consumePartition(client, consumer, topic, p, offset, PurposeFollow)
+		pc, err := l.consumePartition(client, consumer, topic, p, offset)
 		if err != nil {
 			return false, fmt.Errorf("follow %s/%d: %w", topic, p, err)
 		}
@@ -211,6 +211,43 @@ func logRecord(msg *sarama.ConsumerMessage) journal.LogRecord {
 		r.Action = &rec
 	}
 	return r
+}
+
+// consumePartition subscribes consumer to topic/partition at offset, or at the oldest offset when
+// offset is sarama.OffsetOldest or out of range (below the log start: the records were deleted by
+// retention; beyond the end: the topic was recreated).
+func (l *Log) consumePartition(client sarama.Client, consumer sarama.Consumer, topic string, partition int32, offset int64) (sarama.PartitionConsumer, error) {
+	pc, err := consumer.ConsumePartition(topic, partition, offset)
+	if errors.Is(err, sarama.ErrOffsetOutOfRange) && offset >= 0 {
+		oldest, newest, rerr := offsetRange(client, topic, partition)
+		if rerr != nil {
+			return nil, rerr
+		}
+		l.logger.Warn("follow: offset out of range, starting at the oldest record",
+			"topic", topic, "partition", partition, "offset", offset, "log_start", oldest, "log_end", newest)
+		pc, err = consumer.ConsumePartition(topic, partition, sarama.OffsetOldest)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", journal.ErrKafkaUnavailable, err)
+	}
+	return pc, nil
+}
+
+// drain empties pc's channels until sarama closes them, after AsyncClose.
+func drain(pc sarama.PartitionConsumer) {
+	msgs, errs := pc.Messages(), pc.Errors()
+	for msgs != nil || errs != nil {
+		select {
+		case _, ok := <-msgs:
+			if !ok {
+				msgs = nil
+			}
+		case _, ok := <-errs:
+			if !ok {
+				errs = nil
+			}
+		}
+	}
 }
 
 // topicPartitions lists topic's partitions from client, refreshing its metadata when the topic is

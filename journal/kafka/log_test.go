@@ -388,6 +388,49 @@ func TestLog_Scan_BelowLogStart(t *testing.T) {
 	}
 }
 
+func TestLog_Scan_WaitsForRecords(t *testing.T) {
+	brokers := testenv.KafkaBrokers(t)
+	topic := newTopic(t, brokers)
+	l := newLog(t, brokers, kafka.Config{})
+	key := journal.Key{Topic: topic, ID: testenv.Name("j")}
+	first := produce(t, l, markAction(key, "m0"))
+
+	t.Run("until to is written", func(t *testing.T) {
+		produced := make(chan error, 1)
+		go func() {
+			time.Sleep(300 * time.Millisecond)
+			_, err := l.Produce(context.Background(), markAction(key, "m1"))
+			produced <- err
+		}()
+		got := scanAll(t, l, topic, first.Partition, first.Offset, first.Offset+1, key.ID)
+		if err := <-produced; err != nil {
+			t.Fatalf("produce: %v", err)
+		}
+		if len(got) != 2 || got[1].Header.(*journal.MarkHeader).ID != "m1" {
+			t.Fatalf("scan up to an offset written later returned %v", got)
+		}
+	})
+	t.Run("until ctx ends", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		err := l.Scan(ctx, topic, first.Partition, first.Offset, first.Offset+100, key.ID, func(journal.ActionRecord) error { return nil })
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("scan = %v, want context.DeadlineExceeded", err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("scan returned %s after its deadline of 200ms", d)
+		}
+	})
+	// The consumer left waiting for a fetch goes back to the pool once the fetch returns (the
+	// broker answers within the fetch wait, 500 ms).
+	time.Sleep(time.Second)
+	scanAll(t, l, topic, first.Partition, first.Offset, first.Offset, key.ID)
+	if n := l.ConsumersOpened(kafka.PurposeScan); n != 1 {
+		t.Errorf("opened %d scan consumers for sequential scans, want 1", n)
+	}
+}
+
 func deleteRecords(tb testing.TB, brokers []string, topic string, partition int32, before int64) {
 	tb.Helper()
 	cfg := sarama.NewConfig()

@@ -14,12 +14,10 @@ import (
 
 // pool bounds and reuses the consumers of Scan, as the original's ConsumerPool does.
 //
-// Each item is a sarama.Client with one sarama.Consumer on it. A sarama.Consumer cannot consume the
-// same topic/partition twice at once, and concurrent reads of one journal (or of journals sharing a
-// partition) scan the same partition, so a Scan needs a consumer of its own. Items do not share a
-// client either: the consumers of one client share its broker connections, on which Kafka answers
-// requests one at a time, so one scan's fetch waiting at the end of a partition would delay every
-// other scan's fetch behind it.
+// Each item is a sarama.Client of its own, on which one Scan at a time sends its Fetch requests.
+// Items do not share a client: the users of one client share its broker connections, on which
+// Kafka answers requests one at a time, so one scan's fetch would wait behind every other scan's,
+// and behind a fetch waiting for records at the end of a partition.
 type pool struct {
 	cfg    Config
 	sarama *sarama.Config
@@ -38,47 +36,16 @@ type pool struct {
 	janitorDone chan struct{}
 }
 
-// poolItem is one pooled consumer with the client it owns.
+// poolItem is one pooled consumer: a client and its connections.
 type poolItem struct {
-	client   sarama.Client
-	consumer sarama.Consumer
-	// pending is closed once the partition consumer of the item's last scan is closed; nil before
-	// the first scan. A scan ends with the partition consumer still closing (it waits for the fetch
-	// in flight), so the item goes back to the pool at once and the next scan waits on pending.
-	pending   <-chan struct{}
+	client    sarama.Client
 	idleSince time.Time
-}
-
-// ready reports whether the item's last partition consumer is closed.
-func (it *poolItem) ready() bool {
-	if it.pending == nil {
-		return true
-	}
-	select {
-	case <-it.pending:
-		return true
-	default:
-		return false
-	}
-}
-
-// wait waits until the item's last partition consumer is closed.
-func (it *poolItem) wait(ctx context.Context) error {
-	if it.pending == nil {
-		return nil
-	}
-	select {
-	case <-it.pending:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 func newPool(cfg Config, m *metrics) *pool {
 	p := &pool{
 		cfg:         cfg,
-		sarama:      cfg.consumerConfig(scanMaxWait),
+		sarama:      cfg.consumerConfig(),
 		m:           m,
 		logger:      cfg.Logger,
 		slots:       make(chan struct{}, cfg.PoolSize),
@@ -89,8 +56,8 @@ func newPool(cfg Config, m *metrics) *pool {
 	return p
 }
 
-// acquire returns an idle item ready for a new partition consumer, or opens one, waiting while
-// PoolSize items are in use. Every item acquired must be released.
+// acquire returns the most recently released idle item, or opens one, waiting while PoolSize items
+// are in use. Every item acquired must be released.
 func (p *pool) acquire(ctx context.Context) (*poolItem, error) {
 	select {
 	case p.slots <- struct{}{}:
@@ -106,12 +73,10 @@ func (p *pool) acquire(ctx context.Context) (*poolItem, error) {
 		return nil, journal.ErrClosed
 	}
 	p.inUse.Add(1)
-	if it := p.takeIdle(); it != nil {
+	if n := len(p.idle); n > 0 {
+		it := p.idle[n-1]
+		p.idle = p.idle[:n-1]
 		p.mu.Unlock()
-		if err := it.wait(ctx); err != nil {
-			p.release(it, false)
-			return nil, err
-		}
 		return it, nil
 	}
 	p.mu.Unlock()
@@ -148,38 +113,13 @@ func (p *pool) acquire(ctx context.Context) (*poolItem, error) {
 	}
 }
 
-// takeIdle removes and returns the most recently released idle item whose last partition consumer
-// is closed, else the most recently released one (its close finishes within a fetch wait, sooner
-// than a new client connects), else nil. p.mu is held.
-func (p *pool) takeIdle() *poolItem {
-	n := len(p.idle)
-	if n == 0 {
-		return nil
-	}
-	i := n - 1
-	for j := n - 1; j >= 0; j-- {
-		if p.idle[j].ready() {
-			i = j
-			break
-		}
-	}
-	it := p.idle[i]
-	p.idle = append(p.idle[:i], p.idle[i+1:]...)
-	return it
-}
-
 func (p *pool) open() (*poolItem, error) {
 	client, err := sarama.NewClient(p.cfg.Brokers, p.sarama)
 	if err != nil {
 		return nil, fmt.Errorf("%w: scan consumer: %w", journal.ErrKafkaUnavailable, err)
 	}
-	consumer, err := sarama.NewConsumerFromClient(client)
-	if err != nil {
-		_ = client.Close()
-		return nil, fmt.Errorf("%w: scan consumer: %w", journal.ErrKafkaUnavailable, err)
-	}
 	p.m.consumerOpened(PurposeScan)
-	return &poolItem{client: client, consumer: consumer}, nil
+	return &poolItem{client: client}, nil
 }
 
 // release returns it to the pool, or closes it when broken (it failed in a way that may have left
@@ -202,10 +142,7 @@ func (p *pool) release(it *poolItem, broken bool) {
 	<-p.slots
 }
 
-// closeItem closes it once its last partition consumer is closed.
 func (p *pool) closeItem(it *poolItem) {
-	_ = it.wait(context.Background()) // bounded: the partition consumer was told to close
-	_ = it.consumer.Close()           // does not close a client it was given
 	if err := it.client.Close(); err != nil {
 		p.logger.Debug("closing scan consumer", "error", err)
 	}
