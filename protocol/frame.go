@@ -20,7 +20,8 @@ const firstChunk = 64 << 10
 // It returns io.EOF when r ends cleanly before a frame, io.ErrUnexpectedEOF when r ends inside one,
 // and an *Error with CodeFrameTooLarge, without reading the body, when the announced length exceeds
 // max; after that error the stream is out of sync and must be closed. It never allocates more than
-// max bytes, nor more than twice the bytes actually received.
+// max bytes: it starts with at most 64 KiB and doubles the buffer only as the body's bytes arrive, so
+// a peer that announces a large frame and sends little of it costs little memory.
 func ReadFrame(r io.Reader, max int) ([]byte, error) {
 	var hdr [FrameHeaderSize]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {

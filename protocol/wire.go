@@ -460,7 +460,6 @@ type fields struct {
 	path string // prefix for error messages, e.g. "events[3]."
 	id   uint64 // the id an error is reported with
 	err  *Error // the first error; later reads are no-ops
-	code Code   // the code of type errors (INVALID_ARGUMENT)
 }
 
 // fail records the first error.
