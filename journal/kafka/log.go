@@ -103,8 +103,8 @@ func (l *Log) Partitions(ctx context.Context, topic string) ([]int32, error) {
 func (l *Log) ConsumersOpened(purpose string) int64 { return l.m.opened(purpose) }
 
 // Close flushes the producer (every pending Produce gets its acknowledgement or error), ends running
-// Scans and Follows with journal.ErrClosed, closes their consumers and the client. Calls after the
-// first return the first's result.
+// Scans and Follows with journal.ErrClosed (waiting for a callback of theirs that is running to
+// return), closes their consumers and the client. Calls after the first return the first's result.
 func (l *Log) Close() error {
 	l.closeOnce.Do(func() {
 		l.followMu.Lock()

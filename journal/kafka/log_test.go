@@ -668,6 +668,80 @@ func TestLog_Follow_BelowLogStart(t *testing.T) {
 	}
 }
 
+// TestLog_Follow_Restart recreates the followed topic under the follower: its next fetch is beyond
+// the new end (offset out of range), which fails the consumer; Follow starts a new one, which starts
+// the partition over at its oldest offset and sees what is produced next.
+func TestLog_Follow_Restart(t *testing.T) {
+	brokers := testenv.KafkaBrokers(t)
+	topic := newTopic(t, brokers)
+	l := newLog(t, brokers, kafka.Config{})
+	key := journal.Key{Topic: topic, ID: testenv.Name("j")}
+	before := produce(t, l, markAction(key, "before"))
+
+	got := make(chan journal.LogRecord, 100)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- l.Follow(ctx, topic, nil, func(_ int32, batch []journal.LogRecord) {
+			for _, r := range batch {
+				got <- r
+			}
+		})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case r := <-got:
+		if r.Offset != before.Offset {
+			t.Fatalf("first record at %d, want %d", r.Offset, before.Offset)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("follow delivered nothing within 30 s")
+	}
+
+	cfg := sarama.NewConfig()
+	cfg.Version = sarama.V4_0_0_0
+	admin, err := sarama.NewClusterAdmin(brokers, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	start := time.Now()
+	if err := admin.DeleteTopic(topic); err != nil {
+		t.Fatal(err)
+	}
+	for { // the deletion completes asynchronously; the follower's metadata lookups may recreate it
+		err := admin.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: testPartitions, ReplicationFactor: 1}, false)
+		if err == nil || errors.Is(err, sarama.ErrTopicAlreadyExists) {
+			break
+		}
+		if time.Since(start) > 20*time.Second {
+			t.Fatalf("recreate %s: %v", topic, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for l.ConsumersOpened(kafka.PurposeFollow) < 2 {
+		if time.Since(start) > 30*time.Second {
+			t.Fatal("follow did not restart its consumer within 30 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	after := produce(t, l, markAction(key, "after"))
+	t.Logf("consumer restarted %s after the topic was deleted", time.Since(start).Round(time.Millisecond))
+	for {
+		select {
+		case r := <-got:
+			if r.Action != nil && r.Action.Header.(*journal.MarkHeader).ID == "after" {
+				if r.Offset != after.Offset {
+					t.Fatalf("mark at %d, produced at %s", r.Offset, after)
+				}
+				return
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("the restarted follower did not deliver the record produced after the restart")
+		}
+	}
+}
+
 func TestLog_Partitions(t *testing.T) {
 	brokers := testenv.KafkaBrokers(t)
 	topic := newTopic(t, brokers)

@@ -164,6 +164,14 @@ func (s *scanner) fetch(ctx context.Context) (*sarama.FetchResponseBlock, error)
 		return nil, fmt.Errorf("scan %s/%d: %w: %w", s.topic, s.partition, journal.ErrKafkaUnavailable, r.err)
 	}
 	block := r.resp.GetBlock(s.topic, s.partition)
+	if block == nil && r.resp.ThrottleTime > 0 { // over a quota: the broker asks us to wait
+		select {
+		case <-time.After(r.resp.ThrottleTime):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return s.fetch(ctx)
+	}
 	if block == nil {
 		s.broken = true
 		return nil, fmt.Errorf("scan %s/%d: %w: %w", s.topic, s.partition, journal.ErrKafkaUnavailable, sarama.ErrIncompleteResponse)
