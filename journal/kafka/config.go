@@ -171,8 +171,6 @@ func (cfg Config) consumerConfig() *sarama.Config {
 	return c
 }
 
-func (cfg Config) fetchSize() int32 { return defaultFetchSize }
-
 // fetchRequest is an empty Fetch request of a scan, of the version sarama's consumer would use.
 func (cfg Config) fetchRequest() *sarama.FetchRequest {
 	req := &sarama.FetchRequest{

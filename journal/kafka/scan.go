@@ -34,7 +34,7 @@ func (l *Log) Scan(ctx context.Context, topic string, partition int32, from, to 
 	if err != nil {
 		return fmt.Errorf("scan %s/%d: %w", topic, partition, err)
 	}
-	s := &scanner{l: l, it: it, topic: topic, partition: partition, offset: from, fetchSize: l.cfg.fetchSize()}
+	s := &scanner{l: l, it: it, topic: topic, partition: partition, offset: from, fetchSize: defaultFetchSize}
 	err = s.run(ctx, from, to, id, fn)
 	if s.inFlight != nil {
 		// ctx ended during a fetch: the connection answers it within the fetch wait; give the
@@ -113,7 +113,7 @@ func (s *scanner) run(ctx context.Context, from, to int64, id string, fn func(jo
 			return err
 		}
 		if progress {
-			s.fetchSize = s.l.cfg.fetchSize()
+			s.fetchSize = defaultFetchSize
 			continue
 		}
 		switch {
