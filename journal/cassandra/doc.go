@@ -65,8 +65,49 @@
 // (which Cassandra handles badly) are avoided. Setup takes the lock only when there is something
 // to do; a keyspace at version 8 costs three reads.
 //
+// # Reading
+//
+// Store implements journal.Eventual, the original's EventualCassandra: Pointer (metajournal
+// seq_nr; Head returns the whole row), Offset (pointer2) and Read. Heads are looked up in their
+// metajournal segment and, at the same time, in their legacy one. Read starts at
+// max(from, delete_to+1) and walks the journal segments in order, fetching Config.PageSize rows
+// at a time (gocql's paging state), so memory stays bounded for journals of any length (a
+// 1,000,000-event journal reads in a few MiB). It applies the original's correlation filter
+// (meta_record_id against the head's record_id) and its seqNr-uniqueness check.
+//
+// # Writing
+//
+// Append, Delete, Purge and SavePointer2 are the original's ReplicatedCassandra for the
+// replicator, statement for statement: the per-journal offset guards (an action at or below the
+// head's offset is a no-op that reports changed = false, so re-delivered actions are harmless),
+// rows before the head, the narrowest metajournal UPDATE, a new journal's record_id and
+// delete_to = first seqNr - 1, the expiry Update/Ignore/Remove decision, a purge's deliberate
+// segment under- and overshoot. expire_after is a CQL DURATION (0 months, whole days, remaining
+// nanoseconds), expire_on and created_date are CQL DATEs.
+//
 // # Deviations from the original, and why
 //
+//   - Reads across segment gaps: the original moves to the next segment only when a segment's
+//     last row is that segment's last seqNr, so a seqNr gap at a segment boundary, or an empty
+//     segment, silently truncated a read. Read visits every segment up to the head's seq_nr
+//     (beyond it, the original's rule). The price: a journal whose seqNrs jump by many segments
+//     costs one (empty) query per skipped segment.
+//   - expire_on is the date of append time + expireAfter in UTC. The original uses the
+//     replicator JVM's default time zone (and UTC for created_date); UTC makes the value the same
+//     whichever replicator wrote it, and equals the original's wherever its JVMs run in UTC.
+//   - No head cache: the original's replicator keeps each journal's head in memory for a minute;
+//     every write here reads the head first (one LOCAL_QUORUM read per journal per batch), so two
+//     replicator instances overlapping during a rebalance never act on a stale head.
+//   - Big appends: the rows of one segment are inserted in logged batches of at most 1000 rows or
+//     about 4 MiB instead of one batch, to stay under Cassandra's mutation and frame limits. A
+//     failure part-way leaves the head unchanged, so the replicator's retry rewrites the same rows.
+//   - Data-integrity logging: rows of another or no metajournal incarnation are logged once per
+//     read with a count, not once per row.
+//   - Errors: gocql errors that mean "not now" (time-outs, unavailable, no connection) are wrapped
+//     in journal.ErrCassandraUnavailable; duplicates and unreadable rows in
+//     journal.ErrDataIntegrity.
+//   - Lock attempts whose lightweight transaction times out are retried, and a lock row written by
+//     such an attempt is recognised as ours, instead of failing setup.
 //   - Migration errors: the original ignores every error of a migration statement and saves the
 //     version anyway. We tolerate only the errors a step that was applied before produces
 //     ("already exists", "doesn't exist", the unqualified DROPs' "No keyspace has been

@@ -1,8 +1,13 @@
 package cassandra
 
 import (
+	"context"
 	"errors"
 	"fmt"
+
+	"github.com/gocql/gocql"
+
+	"github.com/kjournal/kjournal/journal"
 )
 
 // Sentinel errors. Errors returned by this package wrap one of them or a gocql error; test with
@@ -17,15 +22,19 @@ var (
 	// ErrLockTimeout: the schema lock in the locks table was not acquired within
 	// Config.LockTimeout (another node holds it, or a crashed one did and its TTL has not run out).
 	ErrLockTimeout = errors.New("cassandra: lock not acquired")
-	// ErrDataIntegrity: the journal table holds something a consistent journal cannot, such as
-	// two rows with the same seqNr.
-	ErrDataIntegrity = errors.New("cassandra: data integrity violated")
+	// ErrDataIntegrity is journal.ErrDataIntegrity: the tables hold something a consistent journal
+	// cannot, such as two rows with the same seqNr or an unreadable metadata column.
+	ErrDataIntegrity = journal.ErrDataIntegrity
 	// ErrInvalidArgument: a write called with arguments that cannot be stored (no events, invalid
 	// seqNr, negative expireAfter, ...).
 	ErrInvalidArgument = errors.New("cassandra: invalid argument")
-	// ErrClosed: the store was closed.
-	ErrClosed = errors.New("cassandra: store closed")
+	// ErrClosed is journal.ErrClosed: the store was closed.
+	ErrClosed = journal.ErrClosed
 )
+
+// Errors of gocql that mean Cassandra could not serve the request (time-outs, unavailable
+// replicas, no connection) are returned wrapped in journal.ErrCassandraUnavailable, so callers
+// can tell "retry later" from a bug without knowing gocql; see wrapErr.
 
 // MigrationError reports the migration step that failed with an error other than the
 // "already exists"/"does not exist" ones that are expected when a step was applied before.
@@ -41,3 +50,27 @@ func (e *MigrationError) Error() string {
 
 // Unwrap returns both ErrSchema and the cause.
 func (e *MigrationError) Unwrap() []error { return []error{ErrSchema, e.Err} }
+
+// wrapErr adds context to a gocql error and classifies it: a context error stays as is, a
+// request Cassandra rejected as invalid stays a plain error, anything else (time-outs,
+// unavailable, overloaded, connection and session errors) wraps journal.ErrCassandraUnavailable.
+func wrapErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if errors.Is(err, gocql.ErrSessionClosed) {
+		return fmt.Errorf("%s: %w", op, ErrClosed)
+	}
+	var re gocql.RequestError
+	if errors.As(err, &re) {
+		switch re.Code() {
+		case gocql.ErrCodeSyntax, gocql.ErrCodeInvalid, gocql.ErrCodeUnauthorized, gocql.ErrCodeConfig,
+			gocql.ErrCodeAlreadyExists, gocql.ErrCodeCredentials, gocql.ErrCodeProtocol:
+			return fmt.Errorf("%s: %w", op, err)
+		}
+	}
+	return fmt.Errorf("%s: %w: %w", op, journal.ErrCassandraUnavailable, err)
+}

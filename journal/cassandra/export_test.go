@@ -15,3 +15,11 @@ var (
 
 // WithDefaults exposes Config.withDefaults.
 func (cfg Config) WithDefaults() (Config, error) { return cfg.withDefaults() }
+
+var (
+	EncodeRecordMetadata = encodeRecordMetadata
+	DecodeRecordMetadata = decodeRecordMetadata
+)
+
+// StoreKeyspace returns the keyspace a store works in.
+func StoreKeyspace(st *Store) string { return st.cfg.Keyspace }

@@ -73,15 +73,27 @@ func (l *lock) acquire(ctx context.Context) error {
 		metadata = &l.origin
 	}
 	stmt := `INSERT INTO ` + l.qualified() + ` (id, expiry_ms, timestamp, metadata) VALUES (?, ?, ?, ?) IF NOT EXISTS USING TTL ?`
+	// Attempts whose outcome is unknown (the lightweight transaction timed out): if one did
+	// apply, the row we then find is ours, recognised by its timestamp and metadata.
+	uncertain := map[int64]bool{}
 	for attempt := 1; ; attempt++ {
-		applied, err := l.s.Query(stmt, LockID, l.expiry.Milliseconds(), time.Now(), metadata, ttl).
+		now := time.Now().Truncate(time.Millisecond)
+		existing := map[string]any{}
+		applied, err := l.s.Query(stmt, LockID, l.expiry.Milliseconds(), now, metadata, ttl).
 			WithContext(ctx).Consistency(l.cons).SerialConsistency(gocql.Serial).Idempotent(true).
-			MapScanCAS(map[string]any{})
-		if err != nil && !(l.create && missingTable(err)) {
+			MapScanCAS(existing)
+		switch {
+		case err == nil && !applied && l.ours(existing, uncertain):
+			applied = true
+		case err != nil && uncertainOutcome(err):
+			uncertain[now.UnixMilli()] = true
+			l.log.Debug("lock attempt timed out, polling again", "id", LockID, "error", err)
+		case err != nil && l.create && missingTable(err):
+			// Another process is creating the locks table at this moment and its schema
+			// change is still settling: poll as if the lock were taken.
+		case err != nil:
 			return fmt.Errorf("acquire lock %s in %s: %w", LockID, l.qualified(), err)
 		}
-		// A missing table right after we saw or made it: another process is creating it at this
-		// moment and its schema change is still settling. Poll as if the lock were taken.
 		if err == nil && applied {
 			l.log.Debug("lock acquired", "id", LockID, "attempts", attempt, "waited", time.Since(start))
 			// cassandra-sync pauses after every attempt, the successful one included.
@@ -99,14 +111,36 @@ func (l *lock) acquire(ctx context.Context) error {
 	}
 }
 
+// ours reports whether the lock row a failed insert found is one of our own attempts whose
+// outcome was unknown.
+func (l *lock) ours(existing map[string]any, uncertain map[int64]bool) bool {
+	ts, _ := existing["timestamp"].(time.Time)
+	md, _ := existing["metadata"].(string)
+	return len(uncertain) > 0 && uncertain[ts.UnixMilli()] && md == l.origin
+}
+
+// uncertainOutcome reports whether err leaves open whether a lightweight transaction applied.
+func uncertainOutcome(err error) bool {
+	var wt *gocql.RequestErrWriteTimeout
+	var cu *gocql.RequestErrCASWriteUnknown
+	var un *gocql.RequestErrUnavailable
+	return errors.As(err, &wt) || errors.As(err, &cu) || errors.As(err, &un) || errors.Is(err, gocql.ErrTimeoutNoResponse)
+}
+
 // release deletes the lock row even when ctx is done: leaving it would block every other node
 // until the TTL runs out.
 func (l *lock) release(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	_, err := l.s.Query(`DELETE FROM `+l.qualified()+` WHERE id = ? IF EXISTS`, LockID).
-		WithContext(ctx).Consistency(l.cons).SerialConsistency(gocql.Serial).Idempotent(true).
-		MapScanCAS(map[string]any{})
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		_, err = l.s.Query(`DELETE FROM `+l.qualified()+` WHERE id = ? IF EXISTS`, LockID).
+			WithContext(ctx).Consistency(l.cons).SerialConsistency(gocql.Serial).Idempotent(true).
+			MapScanCAS(map[string]any{})
+		if err == nil || !uncertainOutcome(err) {
+			break
+		}
+	}
 	if err != nil {
 		l.log.Warn("cannot release lock; it expires by itself", "id", LockID, "ttl", l.expiry, "error", err)
 	}
