@@ -311,7 +311,7 @@ func TestCompat_BinaryVersions(t *testing.T) {
 			}
 			// Version 1 without (or with an unreadable) trailer falls back
 			// to "ignore the first byte": events, empty metadata.
-			for _, trailer := range []string{"", "not json", `{"expireAfter":"forever"}`, `[1]`} {
+			for _, trailer := range []string{"", "not json", `{"expireAfter":"forever"}`, `[1]`, "{\"data\":\"\xff\"}"} {
 				v := append(append([]byte{1}, body...), trailer...)
 				got, gotMD, err := journal.DecodeEvents(v, journal.PayloadBinary)
 				if err != nil || !reflect.DeepEqual(got, events) || !gotMD.IsEmpty() {

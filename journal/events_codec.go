@@ -134,7 +134,7 @@ func appendPayloadMetadata(b []byte, md PayloadMetadata) ([]byte, error) {
 func decodePayloadMetadata(raw []byte) (PayloadMetadata, error) {
 	var md PayloadMetadata
 	f, ok, err := jsonObject(raw)
-	if err != nil || !ok {
+	if err != nil || !ok || !utf8.Valid(raw) {
 		return md, fmt.Errorf("metadata: expected an object")
 	}
 	if ea := f["expireAfter"]; !isNullOrAbsent(ea) {
