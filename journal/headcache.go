@@ -2,6 +2,7 @@ package journal
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -231,7 +232,7 @@ func (c *headCache) run(tc *topicCache) {
 				c.m.entries.WithLabelValues(tc.topic).Add(float64(pc.add(batch, c.cfg)))
 			}
 		})
-		if c.ctx.Err() != nil {
+		if c.ctx.Err() != nil || errors.Is(err, ErrClosed) {
 			return
 		}
 		logger.Warn("head cache consumer failed; restarting", "error", err, "backoff", backoff)

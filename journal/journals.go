@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/golang-lru/v2/expirable"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -64,7 +64,14 @@ type Journals struct {
 	logger   hclog.Logger
 	metrics  *metrics
 	cache    *headCache // nil when disabled
-	offsets  *expirable.LRU[topicPartition, int64]
+	// offsets caches pointer2 per partition for Pointer2TTL. A plain LRU with the read time in the value:
+	// expirable.LRU runs a ticker goroutine per cache that is never stopped.
+	offsets *lru.Cache[topicPartition, cachedOffset]
+}
+
+type cachedOffset struct {
+	offset int64
+	at     time.Time
 }
 
 type topicPartition struct {
@@ -104,8 +111,8 @@ func New(cfg Config) (*Journals, error) {
 		eventual: cfg.Eventual,
 		logger:   cfg.Logger,
 		metrics:  m,
-		offsets:  expirable.NewLRU[topicPartition, int64](4096, nil, cfg.Pointer2TTL),
 	}
+	j.offsets, _ = lru.New[topicPartition, cachedOffset](4096) // errors only for a size <= 0
 	if !cfg.HeadCache.Disabled {
 		j.cache = newHeadCache(cfg.HeadCache, cfg.Log, cfg.Eventual, cfg.Logger.Named("headcache"), m)
 	}
@@ -336,9 +343,10 @@ func (j Journal) scanError(ctx, sctx context.Context, err error) error {
 // replicatedOffset is pointer2 for the journal's partition, -1 when none; reused for Pointer2TTL.
 func (j Journal) replicatedOffset(ctx context.Context, partition int32) (int64, error) {
 	tp := topicPartition{j.key.Topic, partition}
-	if o, ok := j.js.offsets.Get(tp); ok {
-		return o, nil
+	if c, ok := j.js.offsets.Get(tp); ok && time.Since(c.at) < j.js.cfg.Pointer2TTL {
+		return c.offset, nil
 	}
+	at := time.Now()
 	o, ok, err := j.js.eventual.Offset(ctx, j.key.Topic, partition)
 	if err != nil {
 		return 0, fmt.Errorf("pointer2 %s/%d: %w", j.key.Topic, partition, err)
@@ -346,7 +354,7 @@ func (j Journal) replicatedOffset(ctx context.Context, partition int32) (int64, 
 	if !ok {
 		o = -1
 	}
-	j.js.offsets.Add(tp, o)
+	j.js.offsets.Add(tp, cachedOffset{offset: o, at: at})
 	return o, nil
 }
 
