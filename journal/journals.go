@@ -35,6 +35,8 @@ type Config struct {
 	// themselves; default 100ms. A stale pointer2 is never wrong, only slower: it is monotonic, and
 	// an older value makes the scan start earlier.
 	Pointer2TTL time.Duration
+	// HeadLRUSize is how many journals' Cassandra pointers are cached; default 10000.
+	HeadLRUSize int
 	// Logger receives the library's logs; nil means none.
 	Logger hclog.Logger
 	// Registerer receives the library's metrics; nil means none are registered.
@@ -67,6 +69,14 @@ type Journals struct {
 	// offsets caches pointer2 per partition for Pointer2TTL. A plain LRU with the read time in the value:
 	// expirable.LRU runs a ticker goroutine per cache that is never stopped.
 	offsets *lru.Cache[topicPartition, cachedOffset]
+	// heads caches Cassandra's pointer (metajournal seq_nr) per journal with the pointer2 sample taken
+	// before it was read; see the package doc ("What is cached") for why that makes it exact.
+	heads *lru.Cache[Key, cachedHead]
+}
+
+type cachedHead struct {
+	seqNr      SeqNr
+	replicated int64
 }
 
 type cachedOffset struct {
@@ -94,6 +104,9 @@ func New(cfg Config) (*Journals, error) {
 	if cfg.Pointer2TTL <= 0 {
 		cfg.Pointer2TTL = 100 * time.Millisecond
 	}
+	if cfg.HeadLRUSize <= 0 {
+		cfg.HeadLRUSize = 10000
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
 	}
@@ -113,6 +126,7 @@ func New(cfg Config) (*Journals, error) {
 		metrics:  m,
 	}
 	j.offsets, _ = lru.New[topicPartition, cachedOffset](4096) // errors only for a size <= 0
+	j.heads, _ = lru.New[Key, cachedHead](cfg.HeadLRUSize)
 	if !cfg.HeadCache.Disabled {
 		j.cache = newHeadCache(cfg.HeadCache, cfg.Log, cfg.Eventual, cfg.Logger.Named("headcache"), m)
 	}
@@ -168,6 +182,7 @@ func (j Journal) Append(ctx context.Context, events []Event, opts AppendOptions)
 		Headers: opts.Headers,
 	}
 	po, err = j.js.log.Produce(ctx, a)
+	j.js.heads.Remove(j.key)
 	if err != nil {
 		return po, fmt.Errorf("append %s: %w", j.key, err)
 	}
@@ -240,6 +255,7 @@ func (j Journal) Delete(ctx context.Context, to SeqNr) (po PartitionOffset, ok b
 		Timestamp: j.js.cfg.Now(),
 		Header:    &DeleteHeader{To: min(to, seqNr), Origin: j.js.cfg.Origin, Version: Version},
 	})
+	j.js.heads.Remove(j.key)
 	if err != nil {
 		return po, false, fmt.Errorf("delete %s: %w", j.key, err)
 	}
@@ -258,6 +274,7 @@ func (j Journal) Purge(ctx context.Context) (po PartitionOffset, err error) {
 		Timestamp: j.js.cfg.Now(),
 		Header:    &PurgeHeader{Origin: j.js.cfg.Origin, Version: Version},
 	})
+	j.js.heads.Remove(j.key)
 	if err != nil {
 		return po, fmt.Errorf("purge %s: %w", j.key, err)
 	}
@@ -293,13 +310,32 @@ func (j Journal) head(ctx context.Context) (*head, error) {
 	}
 	eventual := SeqNr(0)
 	if h.info.NeedsEventual() && h.info.Kind != HeadAppend {
-		eventual, err = j.js.eventual.Pointer(ctx, j.key)
-		if err != nil {
-			return nil, fmt.Errorf("pointer %s: %w", j.key, err)
+		if eventual, err = j.eventualPointer(ctx, h.replicated); err != nil {
+			return nil, err
 		}
 	}
 	h.highest = h.info.HighestSeqNr(eventual)
 	return h, nil
+}
+
+// eventualPointer is Cassandra's seq_nr for the journal. replicated is the pointer2 sample the head
+// was folded from, taken before this lookup. A cached pointer taken with the same sample is exact: the
+// fold found no action of the journal above that sample up to the marker, so every action that matters
+// was replicated before the cached lookup read the row.
+func (j Journal) eventualPointer(ctx context.Context, replicated int64) (SeqNr, error) {
+	if c, ok := j.js.heads.Get(j.key); ok && replicated >= 0 && c.replicated == replicated {
+		j.js.metrics.heads.WithLabelValues("hit").Inc()
+		return c.seqNr, nil
+	}
+	j.js.metrics.heads.WithLabelValues("miss").Inc()
+	seqNr, err := j.js.eventual.Pointer(ctx, j.key)
+	if err != nil {
+		return 0, fmt.Errorf("pointer %s: %w", j.key, err)
+	}
+	if replicated >= 0 {
+		j.js.heads.Add(j.key, cachedHead{seqNr: seqNr, replicated: replicated})
+	}
+	return seqNr, nil
 }
 
 // foldHead fills h.info for the actions of the journal in (pointer2, limit]: from the head cache when

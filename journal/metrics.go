@@ -13,6 +13,7 @@ type metrics struct {
 	fallbacks prometheus.Counter
 	cache     *prometheus.CounterVec // result: hit, ahead, miss, timeout, limited
 	entries   *prometheus.GaugeVec   // topic
+	heads     *prometheus.CounterVec // result: hit, miss
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -38,6 +39,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "kjournal_headcache_actions",
 			Help: "Unreplicated actions held by the head cache, per topic.",
 		}, []string{"topic"}),
+		heads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kjournal_journal_pointer_cache_total",
+			Help: "Lookups of a journal's Cassandra pointer answered from the LRU (hit) or Cassandra (miss).",
+		}, []string{"result"}),
 	}
 	var err error
 	if m.latency, err = register(reg, m.latency); err != nil {
@@ -53,6 +58,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return nil, err
 	}
 	if m.entries, err = register(reg, m.entries); err != nil {
+		return nil, err
+	}
+	if m.heads, err = register(reg, m.heads); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kjournal/kjournal/journal"
 	"github.com/kjournal/kjournal/journal/journaltest"
@@ -226,4 +229,70 @@ func newJournals(t testing.TB, log journal.Log, ev journal.Eventual, cache bool)
 	}
 	t.Cleanup(func() { _ = js.Close(context.Background()) })
 	return js
+}
+
+// TestJournal_PointerCache: Cassandra's pointer is reused while pointer2 stands still, and never after
+// another process's action was replicated (here a purge by a second Journals, as the replicator's
+// expiry job would emit).
+func TestJournal_PointerCache(t *testing.T) {
+	ctx := context.Background()
+	log := &journaltest.Log{NumPartitions: 1}
+	ev := &journaltest.Eventual{}
+	reg := prometheus.NewRegistry()
+	js, err := journal.New(journal.Config{Log: log, Eventual: ev, Registerer: reg, HeadCache: journal.HeadCacheConfig{Disabled: true}, Pointer2TTL: time.Nanosecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer js.Close(ctx)
+	key := journal.Key{Topic: "journal", ID: "a"}
+	replicateAll := func() {
+		recs := log.Records(key.Topic, 0)
+		if err := ev.Replicate(log, key.Topic, 0, recs[len(recs)-1].Offset); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := js.Journal(key).Append(ctx, events(1, 2, 3), journal.AppendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	replicateAll()
+	pointer := func(want journal.SeqNr) {
+		t.Helper()
+		if p, _, err := js.Journal(key).Pointer(ctx); err != nil || p != want {
+			t.Fatalf("pointer = %d, %v; want %d", p, err, want)
+		}
+	}
+	pointer(3) // miss: pointer2 is now behind the marker we just wrote, so the fold covers it
+	pointer(3)
+	pointer(3)
+	other := newJournals(t, log, ev, false)
+	if _, err := other.Journal(key).Purge(ctx); err != nil {
+		t.Fatal(err)
+	}
+	replicateAll()
+	pointer(0)
+	if hits := counterWith(t, reg, "kjournal_journal_pointer_cache_total", "hit"); hits < 1 {
+		t.Errorf("pointer cache hits = %v, want >= 1", hits)
+	}
+}
+
+func counterWith(t *testing.T, reg *prometheus.Registry, name, result string) float64 {
+	t.Helper()
+	var sum float64
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "result" && l.GetValue() == result {
+					sum += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return sum
 }
