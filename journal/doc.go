@@ -65,4 +65,51 @@
 // read, pointer and delete produces a Mark, marks are the main write
 // amplification of the design; they are skipped by the replicator apart from
 // advancing its pointers.
+//
+// # The journal library
+//
+// [New] builds [Journals] over a [Log] (Kafka, journal/kafka) and an [Eventual] (Cassandra,
+// journal/cassandra). [Journal.Append] returns only after Kafka acknowledged the record.
+// [Journal.Read] produces a Mark, folds the unreplicated actions before it into a [HeadInfo], and
+// only then returns a [Stream]; its events come from Cassandra from max(from, deleteTo+1), then from
+// the Kafka tail up to the marker, each seqNr at most once and none above [Stream.HighestSeqNr] (the
+// pointer as of the marker, so a recovery costs one Mark, not two). [Journal.Pointer] and
+// [Journal.Delete] share the same prologue; Delete clamps to the pointer, so deleting up to
+// MaxSeqNr keeps the journal usable and its pointer unchanged.
+//
+// # Head cache
+//
+// Per topic, one Kafka consumer shared by every read in the process follows all partitions and
+// indexes the unreplicated actions (and the values of unreplicated Appends) per journal id, trimmed as
+// pointer2 advances (polled every 100ms). A read whose marker the index has reached is answered from
+// it without a consumer of its own; a read it cannot answer within HeadCacheConfig.Timeout (or whose
+// range was evicted by the size bounds) scans Kafka itself with a consumer from journal/kafka's
+// bounded pool. The index folds each query's own range (pointer2, marker], so actions produced after
+// the marker never leak into a read.
+//
+// # What is cached, and why it is never stale in a way that matters
+//
+//   - pointer2 offsets, for Config.Pointer2TTL (100ms), in reads that scan Kafka themselves. pointer2
+//     only grows, and an older value only makes the scan start earlier and fold actions Cassandra
+//     already has, which is harmless: applying a replicated action again to a HeadInfo gives the same
+//     read.
+//   - a journal's Cassandra pointer (metajournal seq_nr), in an LRU keyed by journal, tagged with the
+//     pointer2 sample the read folded from, taken before the lookup. It is reused only by a read that
+//     folded from the same sample: that read found no action of the journal above the sample up to its
+//     marker, so every action that matters was already in Cassandra when the cached row was read.
+//     Any newer replicated action (our own, another writer's, the replicator's expiry purge) moves
+//     pointer2 and so bypasses the entry. Our own writes also evict it.
+//   - the head cache index described above, which is exact for the ranges it answers.
+//
+// Event rows themselves are never cached: they stream from Cassandra page by page.
+//
+// # Corner cases of the original that this package fixes
+//
+//   - Purge followed by Append, both unreplicated: the original folds them into a plain Append and
+//     reads Cassandra first, resurrecting pre-purge events. HeadInfo.Purged makes such reads skip
+//     Cassandra.
+//   - Waiting for the marker has a deadline (Config.MarkerTimeout); exceeding it fails with
+//     [ErrMarkerTimeout], which callers treat as retryable.
+//   - A seqNr gap at a Cassandra segment boundary does not end a read (journal/cassandra reads up to
+//     the journal's seq_nr).
 package journal
