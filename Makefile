@@ -51,13 +51,16 @@ test-go:
 demo: deps
 	@$(WITH_STACK) $(GO) test -count=1 -v -run 'Smoke' ./journal/...
 
-FUZZ_TARGETS :=
+# Every decoder of untrusted bytes has a fuzz target; seeds come from the golden and protocol vectors.
+FUZZ_TARGETS := ./journal/:FuzzDecodeActionHeader ./journal/:FuzzDecodeEvents ./journal/:FuzzParseExpireAfter \
+	./journal/cassandra/:FuzzMetaJournalSegment ./protocol/:FuzzReadFrame ./protocol/:FuzzDecodeRequest
 
+# -fuzzminimizetime keeps Go's shrinking of new inputs from stalling a bounded run.
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; name=$${t##*:}; \
 	  echo "== fuzz $$name ($$pkg) for $(FUZZTIME)"; \
-	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s $$pkg; \
 	done
 
 lint:
