@@ -17,6 +17,8 @@ GO        ?= go
 GOTEST_TIMEOUT ?= 20m
 FUZZTIME  ?= 30s
 export KJ_RUN := $(RUN)
+# What `make up` and `make test` run: the servers, then kjournal's own services on top.
+export KJ_SERVICES ?= kafka cassandra
 
 .PHONY: help deps build up down test test-go demo fuzz lint clean
 
@@ -32,12 +34,12 @@ build:
 	$(GO) build -o $(RUN)/bin/kjournal ./cmd/kjournal
 
 up: deps
-	@$(STACK) start
+	@$(STACK) start $(KJ_SERVICES)
 	@$(STACK) env > $(RUN)/stack.env
 	@echo "stack up; environment in $(RUN)/stack.env"
 
 down:
-	@$(STACK) stop
+	@$(STACK) stop replicator sidecar kafka cassandra
 	@rm -f $(RUN)/stack.env
 
 test: deps

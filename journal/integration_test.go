@@ -44,7 +44,7 @@ func newRealStack(t *testing.T) *realStack {
 		_ = store.Session().Query("DROP KEYSPACE IF EXISTS " + ks).Exec()
 		_ = store.Close()
 	})
-	return &realStack{log: log, store: store, topic: testenv.Name("journal")}
+	return &realStack{log: log, store: store, topic: testenv.Name("it")}
 }
 
 func (s *realStack) journals(t *testing.T, cache bool) *journal.Journals {

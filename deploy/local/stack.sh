@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
-# stack.sh — a real single-node Kafka 4.x (KRaft) and Cassandra 5.0 on 127.0.0.1, from Maven Central jars.
+# stack.sh — a real single-node Kafka 4.x (KRaft) and Cassandra 5.0 on 127.0.0.1, from Maven Central jars,
+# and the kjournal replicator and sidecar on top of them (built from this checkout).
 #
 #   deploy/local/stack.sh fetch                 resolve the jars (cached under $KJ_RUN/cache)
-#   deploy/local/stack.sh start [kafka|cassandra]   start (idempotent: a running server is reused)
-#   deploy/local/stack.sh stop  [kafka|cassandra]   stop only what this script started (pid files)
-#   deploy/local/stack.sh kill  kafka|cassandra     SIGKILL (fault tests), data kept
+#   deploy/local/stack.sh start [SERVICE...]    start (idempotent: a running service is reused);
+#                                               SERVICE: kafka cassandra replicator sidecar (default all)
+#   deploy/local/stack.sh stop  [SERVICE...]    stop only what this script started (pid files)
+#   deploy/local/stack.sh kill  SERVICE         SIGKILL (fault tests), data kept
 #   deploy/local/stack.sh status
 #   deploy/local/stack.sh running NAME          exit status 0 when NAME runs and was started here
-#   deploy/local/stack.sh env                   print KAFKA_BROKERS=… and CASSANDRA_HOSTS=…
+#   deploy/local/stack.sh env                   print KAFKA_BROKERS=…, CASSANDRA_HOSTS=…, KJOURNAL_SOCKET=…
 #
 # Environment (defaults): KJ_RUN (<repo>/.run), KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093),
 # KAFKA_PARTITIONS (4, default partitions of auto-created topics), CASSANDRA_PORT (9042),
 # CASSANDRA_STORAGE_PORT (7000), KAFKA_HEAP (512m), CASSANDRA_HEAP (768m), JAVA_HOME (Java 17; never 25:
-# Cassandra 5.0 calls System.setSecurityManager, which throws on Java 24+), KJ_READY_TIMEOUT (180s).
+# Cassandra 5.0 calls System.setSecurityManager, which throws on Java 24+), KJ_READY_TIMEOUT (180s),
+# KJOURNAL_SOCKET ($KJ_RUN/sidecar/kjournal.sock), SIDECAR_HTTP_ADDR (127.0.0.1:9095),
+# REPLICATOR_HTTP_ADDR (127.0.0.1:9096).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -24,6 +28,10 @@ kafka_partitions=${KAFKA_PARTITIONS:-4}
 cql_port=${CASSANDRA_PORT:-9042}
 storage_port=${CASSANDRA_STORAGE_PORT:-7000}
 ready_timeout=${KJ_READY_TIMEOUT:-180s}
+socket=${KJOURNAL_SOCKET:-$run/sidecar/kjournal.sock}
+sidecar_http=${SIDECAR_HTTP_ADDR:-127.0.0.1:9095}
+replicator_http=${REPLICATOR_HTTP_ADDR:-127.0.0.1:9096}
+all_services="kafka cassandra replicator sidecar"
 # A fixed cluster id is fine for a throwaway single node (the apache/kafka image's default).
 kafka_cluster_id=MkU3OEVBNTcwNTJENDM2Qk
 
@@ -71,11 +79,61 @@ waitready_bin() {
 # running NAME: true when NAME's pid file names a live process that is ours (its command line holds our
 # run dir), so a recycled pid is never mistaken for our server and never killed.
 running() {
-  local pidf="$run/$1/pid" pid
+  local pidf="$run/$1/pid" pid mark="$run/$1"
+  case $1 in replicator | sidecar) mark="$run/bin/kjournal $1" ;; esac
   [[ -f "$pidf" ]] || return 1
   pid=$(cat "$pidf")
   [[ -n "$pid" && -r /proc/$pid/cmdline ]] || return 1
-  tr '\0' ' ' </proc/"$pid"/cmdline | grep -qF -- "$run/$1"
+  tr '\0' ' ' </proc/"$pid"/cmdline | grep -qF -- "$mark"
+}
+
+kjournal_bin() {
+  mkdir -p "$run/bin"
+  (cd "$root" && go build -o "$run/bin/kjournal" ./cmd/kjournal)
+  echo "$run/bin/kjournal"
+}
+
+# wait_http NAME ADDR: until GET /readyz answers 200.
+wait_http() {
+  local name=$1 addr=$2 deadline=$((SECONDS + 120))
+  until curl -sf -o /dev/null "http://$addr/readyz"; do
+    if ! running "$name" || ((SECONDS > deadline)); then
+      log "$name did not become ready; last lines of $run/$name/server.log:"
+      tail -n 40 "$run/$name/server.log" >&2 || true
+      stop_one "$name"
+      return 1
+    fi
+    sleep 0.3
+  done
+}
+
+start_replicator() {
+  local dir="$run/replicator" bin
+  if running replicator; then
+    log "replicator already running (pid $(cat "$dir/pid"))"
+    return
+  fi
+  bin=$(kjournal_bin)
+  mkdir -p "$dir"
+  log "starting replicator (http $replicator_http)"
+  setsid "$bin" replicator --kafka-brokers "127.0.0.1:$kafka_port" --cassandra-hosts "127.0.0.1:$cql_port" \
+    --http-addr "$replicator_http" --log-format text >"$dir/server.log" 2>&1 </dev/null &
+  echo $! >"$dir/pid"
+}
+
+start_sidecar() {
+  local dir="$run/sidecar" bin
+  if running sidecar; then
+    log "sidecar already running (pid $(cat "$dir/pid")) on $socket"
+    return
+  fi
+  bin=$(kjournal_bin)
+  mkdir -p "$dir" "$(dirname "$socket")"
+  log "starting sidecar on $socket (http $sidecar_http)"
+  setsid "$bin" sidecar --socket "$socket" --kafka-brokers "127.0.0.1:$kafka_port" \
+    --cassandra-hosts "127.0.0.1:$cql_port" --http-addr "$sidecar_http" --log-format text \
+    >"$dir/server.log" 2>&1 </dev/null &
+  echo $! >"$dir/pid"
 }
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -175,50 +233,61 @@ kill_one() {
   rm -f "$dir/pid"
 }
 
-which_servers() { if [[ $# -gt 0 && -n "$1" ]]; then echo "$1"; else echo "kafka cassandra"; fi; }
+which_services() { if [[ $# -gt 0 ]]; then echo "$@"; else echo "$all_services"; fi; }
 
 cmd=${1:-}
 shift || true
 mkdir -p "$run"
 case "$cmd" in
 fetch)
-  for s in $(which_servers "${1:-}"); do fetch "$s"; done
+  for s in ${1:-kafka cassandra}; do fetch "$s"; done
   ;;
 start)
-  servers=$(which_servers "${1:-}")
-  # Both JVMs start in parallel; readiness is then awaited in turn.
-  for s in $servers; do "start_$s"; done
-  for s in $servers; do
+  services=$(which_services "$@")
+  # The JVMs start in parallel; kjournal's services need them ready, so they start after.
+  for s in $services; do case $s in kafka | cassandra) "start_$s" ;; esac; done
+  for s in $services; do
     case $s in
-    kafka) wait_ready kafka "127.0.0.1:$kafka_port" ;;
-    cassandra) wait_ready cassandra "127.0.0.1:$cql_port" ;;
+    kafka) wait_ready kafka "127.0.0.1:$kafka_port" && log "kafka ready" ;;
+    cassandra) wait_ready cassandra "127.0.0.1:$cql_port" && log "cassandra ready" ;;
     esac
-    log "$s ready"
+  done
+  for s in $services; do
+    case $s in
+    replicator) start_replicator && wait_http replicator "$replicator_http" && log "replicator ready" ;;
+    sidecar) start_sidecar && wait_http sidecar "$sidecar_http" && log "sidecar ready" ;;
+    kafka | cassandra) ;;
+    *) die "unknown service $s" ;;
+    esac
   done
   ;;
 stop)
-  for s in $(which_servers "${1:-}"); do stop_one "$s"; done
+  # Reverse order: clients of the servers stop first.
+  for s in $(which_services "$@" | tr ' ' '\n' | tac); do stop_one "$s"; done
   ;;
 kill)
-  [[ $# -eq 1 ]] || die "kill needs kafka or cassandra"
+  [[ $# -eq 1 ]] || die "kill needs a service name"
   kill_one "$1"
   ;;
 running)
   # exit status only: is NAME running (and ours)?
-  [[ $# -eq 1 ]] || die "running needs kafka or cassandra"
+  [[ $# -eq 1 ]] || die "running needs a service name"
   running "$1"
   ;;
 status)
-  for s in kafka cassandra; do
+  for s in $all_services; do
     if running "$s"; then echo "$s: running (pid $(cat "$run/$s/pid"))"; else echo "$s: stopped"; fi
   done
   ;;
 env)
   echo "KAFKA_BROKERS=127.0.0.1:$kafka_port"
   echo "CASSANDRA_HOSTS=127.0.0.1:$cql_port"
+  echo "KJOURNAL_SOCKET=$socket"
+  echo "SIDECAR_HTTP_ADDR=$sidecar_http"
+  echo "REPLICATOR_HTTP_ADDR=$replicator_http"
   ;;
 *)
-  sed -n '2,14p' "$0" >&2
+  sed -n '2,21p' "$0" >&2
   exit 2
   ;;
 esac

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# with-stack.sh CMD [ARGS...] — run CMD with the real Kafka and Cassandra up and KAFKA_BROKERS /
-# CASSANDRA_HOSTS exported. Servers that were already running (e.g. after `make up`) are reused and left
-# running; servers this script starts are stopped when CMD ends, pass, fail or Ctrl-C, so no JVM is
-# orphaned. Exits with CMD's status.
+# with-stack.sh CMD [ARGS...] — run CMD with the local stack up (the services in $KJ_SERVICES, default
+# all: kafka cassandra replicator sidecar) and its addresses exported (KAFKA_BROKERS, CASSANDRA_HOSTS,
+# KJOURNAL_SOCKET, ...). Services that were already running (e.g. after `make up`) are reused and left
+# running; services this script starts are stopped when CMD ends, pass, fail or Ctrl-C, so no JVM or
+# sidecar is orphaned. Exits with CMD's status.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 stack="$here/stack.sh"
@@ -15,14 +16,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-for s in kafka cassandra; do
+for s in ${KJ_SERVICES:-kafka cassandra replicator sidecar}; do
   if ! "$stack" running "$s"; then
     started+=("$s")
   fi
 done
 if [[ ${#started[@]} -gt 0 ]]; then
-  # One start call for both, so the two JVMs boot in parallel.
-  if [[ ${#started[@]} -eq 2 ]]; then "$stack" start; else "$stack" start "${started[0]}"; fi
+  # One start call, so the JVMs boot in parallel.
+  "$stack" start "${started[@]}"
 fi
 set -a
 # shellcheck disable=SC1090
