@@ -1,0 +1,388 @@
+package sidecar
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"net"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/kjournal/kjournal/journal"
+	"github.com/kjournal/kjournal/protocol"
+)
+
+const (
+	// ioBufferSize is the size of each connection's buffered reader and writer.
+	ioBufferSize = 64 << 10
+	// outQueue bounds the frames waiting for the writer. Every request holds at most one frame at a
+	// time, so a connection's replies in memory are bounded by MaxInFlight frames whatever the queue.
+	outQueue = 64
+)
+
+// conn is one client connection: a reader goroutine (serve), a writer goroutine (writeLoop) and one
+// goroutine per request in flight (run).
+type conn struct {
+	s      *Server
+	nc     net.Conn
+	logger hclog.Logger
+
+	// ctx ends when the client goes away or the server's grace is over; requests other than appends
+	// derive from it.
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+
+	out        chan []byte   // frame bodies for the writer
+	drain      chan struct{} // closed by closeWith: write what is queued, then close
+	dead       chan struct{} // closed when the writer has stopped: sends are dropped
+	writerDone chan struct{}
+	closeOnce  sync.Once
+
+	helloDone bool // touched only by the reader goroutine
+
+	mu       sync.Mutex
+	inflight map[uint64]*inflight
+	reqs     sync.WaitGroup
+}
+
+// inflight is a request between its arrival and its final reply.
+type inflight struct {
+	op     protocol.Op
+	stream *stream // for reads
+}
+
+func newConn(s *Server, nc net.Conn, n uint64) *conn {
+	c := &conn{
+		s:          s,
+		nc:         nc,
+		logger:     s.logger.With("conn", n),
+		out:        make(chan []byte, outQueue),
+		drain:      make(chan struct{}),
+		dead:       make(chan struct{}),
+		writerDone: make(chan struct{}),
+		inflight:   map[uint64]*inflight{},
+	}
+	c.ctx, c.cancel = context.WithCancelCause(s.hard)
+	return c
+}
+
+// serve runs the connection until the client goes away or the server closes it.
+func (c *conn) serve() {
+	go c.writeLoop()
+	defer func() {
+		c.cancel(errConnClosed)
+		c.closeWith(nil)
+		<-c.writerDone
+		c.reqs.Wait() // appends run to their end even without a client to tell
+		c.logger.Debug("connection closed")
+	}()
+	if len(c.s.cfg.AllowedUIDs) > 0 {
+		uid, err := peerUID(c.nc)
+		if err != nil || !contains(c.s.cfg.AllowedUIDs, uid) {
+			c.s.m.rejected.WithLabelValues("peer_uid").Inc()
+			c.logger.Warn("peer refused", "uid", uid, "error", err)
+			c.closeWith(protocol.NewError(0, protocol.CodePermissionDenied, "peer uid %d is not allowed to use this sidecar", uid))
+			return
+		}
+	}
+	c.s.m.accepted.Inc()
+	c.logger.Debug("connection accepted")
+	c.readLoop()
+}
+
+func (c *conn) readLoop() {
+	br := bufio.NewReaderSize(c.nc, ioBufferSize)
+	for {
+		body, err := protocol.ReadFrame(br, c.s.cfg.MaxFrameBytes)
+		if err != nil {
+			var pe *protocol.Error
+			if errors.As(err, &pe) { // FRAME_TOO_LARGE: the byte stream cannot be resynchronised
+				c.s.m.frameErrors.WithLabelValues(codeLabel(pe)).Inc()
+				c.logger.Debug("frame too large; closing", "error", err)
+				c.closeWith(pe)
+			}
+			return
+		}
+		if !c.dispatch(body) {
+			return
+		}
+	}
+}
+
+// writeLoop writes the queued frames, flushing whenever the queue is empty, until closeWith asks it
+// to drain or a write fails. It closes the socket when it stops.
+func (c *conn) writeLoop() {
+	defer close(c.writerDone)
+	defer func() {
+		close(c.dead)
+		_ = c.nc.Close()
+	}()
+	bw := bufio.NewWriterSize(c.nc, ioBufferSize)
+	var prefix [protocol.FrameHeaderSize]byte
+	write := func(body []byte) error {
+		binary.BigEndian.PutUint32(prefix[:], uint32(len(body)))
+		if _, err := bw.Write(prefix[:]); err != nil {
+			return err
+		}
+		_, err := bw.Write(body)
+		return err
+	}
+	for {
+		select {
+		case body := <-c.out:
+			if err := write(body); err != nil {
+				c.logger.Debug("write failed", "error", err)
+				return
+			}
+			if len(c.out) == 0 {
+				if err := bw.Flush(); err != nil {
+					c.logger.Debug("write failed", "error", err)
+					return
+				}
+			}
+		case <-c.drain:
+			for {
+				select {
+				case body := <-c.out:
+					if err := write(body); err != nil {
+						return
+					}
+				default:
+					_ = bw.Flush()
+					return
+				}
+			}
+		}
+	}
+}
+
+// send queues a reply; it returns false when the connection is gone (the reply is dropped).
+func (c *conn) send(rep protocol.Reply) bool {
+	body, err := protocol.EncodeReply(rep)
+	if err != nil {
+		c.logger.Error("cannot encode a reply", "id", rep.ReplyID(), "error", err)
+		body, err = protocol.EncodeReply(protocol.NewError(rep.ReplyID(), protocol.CodeInternal, "cannot encode the reply: %v", err))
+		if err != nil {
+			return false
+		}
+	}
+	return c.sendBody(body)
+}
+
+func (c *conn) sendBody(body []byte) bool {
+	select {
+	case c.out <- body:
+		return true
+	case <-c.dead:
+		return false
+	}
+}
+
+// closeWith sends last (when not nil) after what is queued, then makes the writer drain its queue and
+// close the connection. Only the first call counts.
+func (c *conn) closeWith(last *protocol.Error) {
+	c.closeOnce.Do(func() {
+		if last != nil {
+			_ = c.nc.SetWriteDeadline(time.Now().Add(closeWriteTimeout))
+			c.send(last)
+		}
+		close(c.drain)
+	})
+}
+
+// replyID is the id an error about request id is sent with: id itself, or 0 when id belongs to a
+// request in flight, whose final reply it must not look like.
+func (c *conn) replyID(id uint64) uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, busy := c.inflight[id]; busy {
+		return 0
+	}
+	return id
+}
+
+// dispatch handles one frame; it returns false when the connection must stop reading.
+func (c *conn) dispatch(body []byte) bool {
+	arrived := time.Now()
+	req, err := protocol.DecodeRequest(body)
+	if err != nil {
+		var pe *protocol.Error
+		if !errors.As(err, &pe) {
+			pe = protocol.NewError(0, protocol.CodeInternal, "%v", err)
+		}
+		if pe.ID != 0 {
+			pe = pe.WithID(c.replyID(pe.ID))
+		}
+		c.s.m.frameErrors.WithLabelValues(codeLabel(pe)).Inc()
+		c.send(pe)
+		return true
+	}
+	switch r := req.(type) {
+	case *protocol.CreditRequest:
+		if st := c.stream(r.ID); st != nil {
+			st.grant(int64(r.N))
+		}
+		return true
+	case *protocol.CancelRequest:
+		if st := c.stream(r.ID); st != nil {
+			st.cancel(errCancelled)
+		}
+		return true
+	case *protocol.HelloRequest:
+		return c.hello(r, arrived)
+	}
+
+	id, op := req.RequestID(), req.Op()
+	reject := func(e *protocol.Error) bool {
+		c.s.m.observe(string(op), arrived, codeLabel(e))
+		c.send(e)
+		return true
+	}
+	if !c.helloDone {
+		return reject(protocol.NewError(id, protocol.CodeHelloRequired, "the first request on a connection must be hello"))
+	}
+	c.mu.Lock()
+	if _, dup := c.inflight[id]; dup {
+		c.mu.Unlock()
+		return reject(protocol.NewError(0, protocol.CodeDuplicateID, "id %d is already in flight on this connection", id))
+	}
+	if len(c.inflight) >= c.s.cfg.MaxInFlight {
+		c.mu.Unlock()
+		return reject(protocol.NewError(id, protocol.CodeTooManyRequests, "%d requests are already in flight on this connection", c.s.cfg.MaxInFlight))
+	}
+	if op == protocol.OpPing { // touches nothing: answered at once
+		c.mu.Unlock()
+		c.s.m.observe(string(op), arrived, "OK")
+		c.send(&protocol.PingReply{ID: id})
+		return true
+	}
+	if !c.s.beginRequest() {
+		c.mu.Unlock()
+		return reject(errShuttingDown.WithID(id))
+	}
+	fl := &inflight{op: op}
+	if r, ok := req.(*protocol.ReadRequest); ok {
+		fl.stream = newStream(c.ctx, int64(r.Credit))
+	}
+	c.inflight[id] = fl
+	c.reqs.Add(1)
+	c.mu.Unlock()
+	go c.run(req, fl, arrived)
+	return true
+}
+
+// stream returns the open read stream id, or nil.
+func (c *conn) stream(id uint64) *stream {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if fl := c.inflight[id]; fl != nil {
+		return fl.stream
+	}
+	return nil
+}
+
+func (c *conn) hello(r *protocol.HelloRequest, arrived time.Time) bool {
+	if c.helloDone {
+		e := protocol.NewError(c.replyID(r.ID), protocol.CodeDuplicateHello, "hello was already answered on this connection")
+		c.s.m.observe(string(protocol.OpHello), arrived, codeLabel(e))
+		c.send(e)
+		return true
+	}
+	if !contains(r.Versions, protocol.Version) {
+		e := protocol.NewError(r.ID, protocol.CodeUnsupportedVersion, "this sidecar speaks protocol version %d, the client offered %v", protocol.Version, r.Versions)
+		c.s.m.observe(string(protocol.OpHello), arrived, codeLabel(e))
+		c.closeWith(e)
+		return false
+	}
+	c.helloDone = true
+	c.logger.Debug("hello", "client", r.Client, "version", protocol.Version)
+	c.s.m.observe(string(protocol.OpHello), arrived, "OK")
+	c.send(&protocol.HelloReply{
+		ID:               r.ID,
+		Version:          protocol.Version,
+		Server:           ServerName,
+		MaxFrameBytes:    uint32(c.s.cfg.MaxFrameBytes),
+		MaxInFlight:      uint32(c.s.cfg.MaxInFlight),
+		DefaultTopic:     c.s.cfg.DefaultTopic,
+		DefaultTimeoutMs: uint32(c.s.cfg.DefaultTimeout / time.Millisecond),
+	})
+	return true
+}
+
+// run executes one request in its own goroutine and sends its final reply.
+func (c *conn) run(req protocol.Request, fl *inflight, arrived time.Time) {
+	id := req.RequestID()
+	c.s.m.inFlight.Inc()
+	defer func() {
+		c.s.m.inFlight.Dec()
+		c.reqs.Done()
+		c.s.reqs.Done()
+	}()
+	var rep protocol.Reply
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				c.logger.Error("request panicked", "id", id, "op", req.Op(), "panic", p, "stack", string(debug.Stack()))
+				rep = protocol.NewError(id, protocol.CodeInternal, "the sidecar failed on this request: %v", p)
+			}
+		}()
+		switch r := req.(type) {
+		case *protocol.AppendRequest:
+			rep = c.handleAppend(r)
+		case *protocol.ReadRequest:
+			rep = c.handleRead(r, fl.stream)
+		case *protocol.PointerRequest:
+			rep = c.handlePointer(r)
+		case *protocol.DeleteRequest:
+			rep = c.handleDelete(r)
+		case *protocol.PurgeRequest:
+			rep = c.handlePurge(r)
+		default:
+			rep = protocol.NewError(id, protocol.CodeUnknownOp, "op %q is not served", req.Op())
+		}
+	}()
+	// The id is free once the final reply is on its way: remove it first, so that a client reusing
+	// the id as soon as it reads the reply never meets DUPLICATE_ID.
+	c.mu.Lock()
+	delete(c.inflight, id)
+	c.mu.Unlock()
+	e, _ := rep.(*protocol.Error)
+	c.s.m.observe(string(req.Op()), arrived, codeLabel(e))
+	if e != nil && e.Code == protocol.CodeInternal {
+		c.logger.Error("request failed", "id", id, "op", req.Op(), "error", e.Message)
+	}
+	c.send(rep)
+}
+
+// timeout is the request's deadline: its timeout_ms, or the configured default.
+func (c *conn) timeout(req protocol.Request) time.Duration {
+	if d := req.Timeout(); d > 0 {
+		return d
+	}
+	return c.s.cfg.DefaultTimeout
+}
+
+// withTimeout derives the request's context from parent, ending with TIMEOUT after the deadline.
+func (c *conn) withTimeout(parent context.Context, req protocol.Request) (context.Context, context.CancelFunc) {
+	d := c.timeout(req)
+	return context.WithTimeoutCause(parent, d, timeoutError(d))
+}
+
+func timeoutError(d time.Duration) *protocol.Error {
+	return protocol.NewError(0, protocol.CodeTimeout, "the request's deadline of %s passed", d)
+}
+
+// key is the journal key of a request, with the topic defaulted and checked against the allow-list.
+func (c *conn) key(id uint64, journalID, topic string) (journal.Key, *protocol.Error) {
+	if topic == "" {
+		topic = c.s.cfg.DefaultTopic
+	}
+	if len(c.s.cfg.AllowedTopics) > 0 && !contains(c.s.cfg.AllowedTopics, topic) {
+		return journal.Key{}, protocol.NewError(id, protocol.CodeTopicNotAllowed, "topic %q is not served by this sidecar", topic)
+	}
+	return journal.Key{Topic: topic, ID: journalID}, nil
+}

@@ -1,0 +1,42 @@
+// Package sidecar is the kjournal sidecar: a server on a Unix socket that speaks the protocol of
+// package protocol (PROTOCOL.md) and serves it with a *journal.Journals, plus a small HTTP server for
+// health and metrics. It runs in the application's pod; the application reaches it through a client
+// library (clients/python, clients/node) or any implementation of PROTOCOL.md.
+//
+// # Connections
+//
+// Each accepted connection gets one reader goroutine, one writer goroutine and one goroutine per
+// request in flight. The reader decodes frames and dispatches them without waiting for any backend,
+// so requests on one connection run concurrently and their replies go out in the order they finish.
+// The writer owns the socket's write side: every reply goes through its bounded queue, so frames never
+// interleave, and a reply waits (holding only its own frame) when the client is slow to read.
+//
+// # Read streams and credit
+//
+// A read pulls events from journal.Stream.Events (with iter.Pull2) only while the client has granted
+// credit, and sends at most that many events, batched into frames under max_frame_bytes. With zero
+// credit the stream's goroutine waits and nothing is fetched, so a client that stops consuming holds
+// a bounded amount of memory in the sidecar (the batch in hand and the backend's current page) and
+// does not hold up the other requests on its connection. The read's deadline covers the sidecar's
+// own work (the Mark, resolving the head, each fetch) and is paused while the stream waits for credit.
+//
+// # Limits
+//
+// MaxConnections, MaxInFlight (per connection, read streams included) and MaxFrameBytes are enforced
+// with the protocol's error codes: TOO_MANY_CONNECTIONS (then close), TOO_MANY_REQUESTS (only that
+// request fails), FRAME_TOO_LARGE (then close: the byte stream cannot be resynchronised).
+//
+// # Shutdown
+//
+// When Run's context ends the server stops accepting, answers new requests with SHUTTING_DOWN, ends
+// open read streams with SHUTTING_DOWN, and lets the other requests in flight — appends above all —
+// finish for Config.ShutdownGrace; what is still running then fails with SHUTTING_DOWN. Each
+// connection finally gets {id: 0, error: SHUTTING_DOWN} and is closed, and the socket file is
+// removed. An append is acknowledged only after Kafka acknowledged it, and an acknowledgement that
+// was produced is written before the connection closes. The caller then closes the Journals and the
+// Kafka log, which flushes the producer.
+//
+// # Errors
+//
+// errors.go is the one place where journal errors become wire codes.
+package sidecar

@@ -1,0 +1,393 @@
+package sidecar_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kjournal/kjournal/internal/testenv"
+	"github.com/kjournal/kjournal/journal"
+	"github.com/kjournal/kjournal/journal/cassandra"
+	"github.com/kjournal/kjournal/journal/kafka"
+	"github.com/kjournal/kjournal/protocol"
+	"github.com/kjournal/kjournal/sidecar"
+)
+
+// backends are the real Kafka and Cassandra, shared by the tests of the package: opening a fresh
+// keyspace costs seconds. Tests isolate themselves with fresh journal ids (and topics when needed).
+var backends struct {
+	once     sync.Once
+	err      error
+	log      *kafka.Log
+	store    *cassandra.Store
+	keyspace string
+	topic    string
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if backends.store != nil {
+		_ = backends.store.Session().Query("DROP KEYSPACE IF EXISTS " + backends.keyspace).Exec()
+		_ = backends.store.Close()
+	}
+	if backends.log != nil {
+		_ = backends.log.Close()
+	}
+	os.Exit(code)
+}
+
+// realBackends returns the shared Kafka log and Cassandra store, or skips the test.
+func realBackends(tb testing.TB) (*kafka.Log, *cassandra.Store, string) {
+	tb.Helper()
+	brokers := testenv.KafkaBrokers(tb)
+	hosts := testenv.CassandraHosts(tb)
+	backends.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		backends.log, backends.err = kafka.New(kafka.Config{Brokers: brokers})
+		if backends.err != nil {
+			return
+		}
+		backends.keyspace = testenv.Name("sidecar")
+		backends.topic = testenv.Name("sidecar")
+		backends.store, backends.err = cassandra.Open(ctx, cassandra.Config{Hosts: hosts, Keyspace: backends.keyspace})
+	})
+	if backends.err != nil {
+		tb.Fatalf("backends: %v", backends.err)
+	}
+	return backends.log, backends.store, backends.topic
+}
+
+// harness is an in-process sidecar on a temporary socket, over the real backends.
+type harness struct {
+	srv    *sidecar.Server
+	cfg    sidecar.Config
+	js     *journal.Journals
+	socket string
+	topic  string
+	stop   func() // shuts the server down and waits for Run to return
+}
+
+func startSidecar(tb testing.TB, adjust ...func(*sidecar.Config)) *harness {
+	tb.Helper()
+	log, store, topic := realBackends(tb)
+	js, err := journal.New(journal.Config{Log: log, Eventual: store})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// A short directory: socket paths are limited to about 100 bytes.
+	dir, err := os.MkdirTemp("", "kjs")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = os.RemoveAll(dir) })
+	cfg := sidecar.Config{
+		Journals:     js,
+		SocketPath:   filepath.Join(dir, "k.sock"),
+		DefaultTopic: topic,
+		HTTPAddr:     "127.0.0.1:0",
+	}
+	for _, a := range adjust {
+		a(&cfg)
+	}
+	srv, err := sidecar.New(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := srv.Listen(); err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					tb.Errorf("Run: %v", err)
+				}
+			case <-time.After(time.Minute):
+				tb.Errorf("Run did not return after the shutdown")
+			}
+			_ = js.Close(context.Background())
+		})
+	}
+	tb.Cleanup(stop)
+	return &harness{srv: srv, cfg: cfg, js: js, socket: cfg.SocketPath, topic: topic, stop: stop}
+}
+
+// client is a minimal protocol client for the tests: one reader goroutine dispatching replies by id.
+type client struct {
+	tb     testing.TB
+	nc     net.Conn
+	wmu    sync.Mutex
+	bw     *bufio.Writer
+	nextID atomic.Uint64
+
+	mu      sync.Mutex
+	waiters map[uint64]*waiter
+	conn0   chan *protocol.Error // errors with id 0
+	closed  chan struct{}        // closed when the reader stops
+	readErr error
+}
+
+type waiter struct {
+	op      protocol.Op
+	replies chan protocol.Reply
+}
+
+// dial connects without hello.
+func dial(tb testing.TB, socket string) *client {
+	tb.Helper()
+	nc, err := net.Dial("unix", socket)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c := &client{tb: tb, nc: nc, bw: bufio.NewWriter(nc), waiters: map[uint64]*waiter{},
+		conn0: make(chan *protocol.Error, 1024), closed: make(chan struct{})}
+	go c.readLoop()
+	tb.Cleanup(func() { _ = c.nc.Close() })
+	return c
+}
+
+// connect connects and says hello.
+func connect(tb testing.TB, socket string) *client {
+	tb.Helper()
+	c := dial(tb, socket)
+	rep := c.do(&protocol.HelloRequest{Versions: []uint32{1}, Client: "sidecar-test"})
+	if _, ok := rep.(*protocol.HelloReply); !ok {
+		tb.Fatalf("hello: %v", rep)
+	}
+	return c
+}
+
+func (c *client) readLoop() {
+	defer close(c.closed)
+	br := bufio.NewReader(c.nc)
+	for {
+		body, err := protocol.ReadFrame(br, 64<<20)
+		if err != nil {
+			c.mu.Lock()
+			c.readErr = err
+			for _, w := range c.waiters {
+				close(w.replies)
+			}
+			c.waiters = map[uint64]*waiter{}
+			c.mu.Unlock()
+			return
+		}
+		id, err := peekID(body)
+		if err != nil {
+			c.tb.Errorf("reply without id: %v", err)
+			continue
+		}
+		c.mu.Lock()
+		w := c.waiters[id]
+		c.mu.Unlock()
+		op := protocol.OpHello
+		if w != nil {
+			op = w.op
+		}
+		rep, err := protocol.DecodeReply(body, op)
+		if err != nil {
+			c.tb.Errorf("undecodable reply %x: %v", body, err)
+			continue
+		}
+		if id == 0 {
+			if e, ok := rep.(*protocol.Error); ok {
+				c.conn0 <- e
+			} else {
+				c.tb.Errorf("id 0 reply that is not an error: %#v", rep)
+			}
+			continue
+		}
+		if w == nil {
+			c.tb.Errorf("reply for id %d, which is not in flight: %#v", id, rep)
+			continue
+		}
+		final := true
+		if _, ok := rep.(*protocol.ReadEvents); ok {
+			final = false
+		}
+		if final {
+			c.mu.Lock()
+			delete(c.waiters, id)
+			c.mu.Unlock()
+		}
+		w.replies <- rep
+		if final {
+			close(w.replies)
+		}
+	}
+}
+
+func peekID(body []byte) (uint64, error) {
+	rep, err := protocol.DecodeReply(body, protocol.OpPing) // every reply has an id; the rest is ignored
+	if err == nil {
+		return rep.ReplyID(), nil
+	}
+	var pe *protocol.Error
+	if errors.As(err, &pe) && pe.ID != 0 {
+		return pe.ID, nil
+	}
+	return 0, err
+}
+
+// send writes req, assigning an id when it has none, and returns the channel of its replies.
+func (c *client) send(req protocol.Request, buffer int) (uint64, <-chan protocol.Reply) {
+	id := setID(req, c)
+	ch := make(chan protocol.Reply, buffer)
+	switch req.(type) {
+	case *protocol.CreditRequest, *protocol.CancelRequest:
+		ch = nil
+	default:
+		c.mu.Lock()
+		c.waiters[id] = &waiter{op: req.Op(), replies: ch}
+		c.mu.Unlock()
+	}
+	body, err := protocol.EncodeRequest(req)
+	if err != nil {
+		c.tb.Fatalf("encode %#v: %v", req, err)
+	}
+	c.writeRaw(protocol.AppendFrame(nil, body))
+	return id, ch
+}
+
+func (c *client) writeRaw(b []byte) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_, _ = c.bw.Write(b)
+	_ = c.bw.Flush()
+}
+
+// do sends a request and waits for its final reply (nil when the connection closed first).
+func (c *client) do(req protocol.Request) protocol.Reply {
+	_, ch := c.send(req, 1)
+	return c.await(ch)
+}
+
+func (c *client) await(ch <-chan protocol.Reply) protocol.Reply {
+	select {
+	case rep := <-ch:
+		return rep
+	case <-time.After(time.Minute):
+		c.tb.Fatalf("no reply within a minute")
+		return nil
+	}
+}
+
+// readAll reads a whole stream granting credit as events arrive; it returns the events and the
+// final frame.
+func (c *client) readAll(req *protocol.ReadRequest) ([]protocol.EventRecord, protocol.Reply) {
+	if req.Credit == 0 {
+		req.Credit = 100
+	}
+	id, ch := c.send(req, 64)
+	var events []protocol.EventRecord
+	for {
+		rep := c.await(ch)
+		switch r := rep.(type) {
+		case *protocol.ReadEvents:
+			events = append(events, r.Events...)
+			c.send(&protocol.CreditRequest{ID: id, N: uint32(len(r.Events))}, 0)
+		default:
+			return events, rep
+		}
+	}
+}
+
+func setID(req protocol.Request, c *client) uint64 {
+	next := func(p *uint64) uint64 {
+		if *p == 0 {
+			*p = c.nextID.Add(1)
+		}
+		return *p
+	}
+	switch r := req.(type) {
+	case *protocol.HelloRequest:
+		return next(&r.ID)
+	case *protocol.AppendRequest:
+		return next(&r.ID)
+	case *protocol.ReadRequest:
+		return next(&r.ID)
+	case *protocol.CreditRequest:
+		return r.ID
+	case *protocol.CancelRequest:
+		return r.ID
+	case *protocol.PointerRequest:
+		return next(&r.ID)
+	case *protocol.DeleteRequest:
+		return next(&r.ID)
+	case *protocol.PurgeRequest:
+		return next(&r.ID)
+	case *protocol.PingRequest:
+		return next(&r.ID)
+	}
+	panic(fmt.Sprintf("unknown request %T", req))
+}
+
+// textEvents returns events from..to with text payloads "e<seqNr>".
+func textEvents(from, to int64) []protocol.Event {
+	out := make([]protocol.Event, 0, to-from+1)
+	for s := from; s <= to; s++ {
+		out = append(out, protocol.Event{SeqNr: s, PayloadType: protocol.PayloadText, Payload: fmt.Sprintf("e%d", s)})
+	}
+	return out
+}
+
+// mustAppend appends events and fails the test unless the sidecar acknowledged them.
+func (c *client) mustAppend(journalID string, events []protocol.Event) *protocol.AppendReply {
+	c.tb.Helper()
+	rep := c.do(&protocol.AppendRequest{Journal: journalID, Events: events})
+	ar, ok := rep.(*protocol.AppendReply)
+	if !ok {
+		c.tb.Fatalf("append: %v", rep)
+	}
+	return ar
+}
+
+// wantError fails unless rep is an error frame with code.
+func wantError(tb testing.TB, rep protocol.Reply, code protocol.Code) *protocol.Error {
+	tb.Helper()
+	e, ok := rep.(*protocol.Error)
+	if !ok || e.Code != code {
+		tb.Fatalf("got %#v, want error %s", rep, code)
+	}
+	return e
+}
+
+// conn0 waits for an id-0 error frame.
+func (c *client) waitConn0(code protocol.Code) *protocol.Error {
+	c.tb.Helper()
+	select {
+	case e := <-c.conn0:
+		if e.Code != code {
+			c.tb.Fatalf("id-0 error %v, want %s", e, code)
+		}
+		return e
+	case <-time.After(30 * time.Second):
+		c.tb.Fatalf("no id-0 error %s", code)
+		return nil
+	}
+}
+
+// waitClosed waits until the sidecar closed the connection.
+func (c *client) waitClosed() {
+	c.tb.Helper()
+	select {
+	case <-c.closed:
+	case <-time.After(30 * time.Second):
+		c.tb.Fatalf("the sidecar did not close the connection")
+	}
+}
