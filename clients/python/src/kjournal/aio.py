@@ -1,0 +1,479 @@
+"""The asyncio client: :class:`AsyncClient`, :class:`AsyncJournal`, :class:`AsyncReadStream`.
+
+The same API as :mod:`kjournal.client`, awaited. One :class:`AsyncClient` holds one connection on
+which any number of coroutines may have requests in flight at once: replies are matched to their
+requests by id as they arrive (an :class:`asyncio.Protocol` feeds the sans-IO
+:class:`~kjournal.protocol.Session`). When the connection is lost, every request in flight fails
+with :class:`~kjournal.errors.JournalConnectionError` and the next call reconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import weakref
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
+from types import TracebackType
+from typing import Any
+
+from . import _common, protocol
+from ._codes import JournalTimeoutError
+from ._common import Timeout
+from .errors import JournalConnectionError, JournalError
+from .model import Event, EventRecord, PartitionOffset, ServerInfo
+from .protocol import ConnectionNotice, ReadEnd, ReadEvents, Session
+
+__all__ = ["AsyncClient", "AsyncJournal", "AsyncReadStream"]
+
+log = logging.getLogger("kjournal")
+
+
+def _copy(err: JournalError) -> JournalError:
+    return type(err)(err.message, code=err.code, retryable=err.retryable)
+
+
+class _Waiter:
+    __slots__ = ("discard", "queue")
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+        self.discard = False
+
+
+class _AsyncConnection(asyncio.Protocol):
+    """One socket (an asyncio transport), its protocol session and the requests in flight."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._session = Session()
+        self._waiters: dict[int, _Waiter] = {}
+        self._transport: asyncio.Transport | None = None
+        self._closed = False
+        self._close_error: JournalError | None = None
+        self._writable = asyncio.Event()
+        self._writable.set()
+        self._slot_freed = asyncio.Event()
+        self.server_info: ServerInfo | None = None
+
+    @classmethod
+    async def open(cls, path: str, connect_timeout: float) -> _AsyncConnection:
+        loop = asyncio.get_running_loop()
+        conn = cls(path)
+        try:
+            await asyncio.wait_for(loop.create_unix_connection(lambda: conn, path), connect_timeout)
+        except (OSError, asyncio.TimeoutError) as e:
+            raise JournalConnectionError(
+                f"cannot connect to the kjournal sidecar at {path}: {e or type(e).__name__}"
+            ) from e
+        try:
+            info = await conn.call(protocol.hello_request(0), connect_timeout, wait_for_slot=False)
+        except BaseException:
+            conn.close(JournalConnectionError("hello failed"))
+            raise
+        assert isinstance(info, ServerInfo)
+        conn.server_info = info
+        return conn
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # -- asyncio.Protocol ---------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            items = self._session.receive(data)
+        except protocol.FrameError as e:
+            self.close(e)
+            return
+        for item in items:
+            if isinstance(item, ConnectionNotice):
+                if item.fatal:
+                    self.close(item.error)
+                    return
+                log.warning("kjournal sidecar reports a connection error: %s", item.error)
+                continue
+            waiter = self._waiters.get(item.id)
+            if waiter is None:
+                continue
+            if item.final:
+                del self._waiters[item.id]
+                self._slot_freed.set()
+            if not waiter.discard:
+                waiter.queue.put_nowait(item.value)
+
+    def eof_received(self) -> bool | None:
+        try:
+            self._session.decoder.check_eof()
+            self.close(JournalConnectionError("the sidecar closed the connection"))
+        except protocol.FrameError as e:
+            self.close(e)
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        detail = f": {exc}" if exc else ""
+        self.close(JournalConnectionError(f"connection to the sidecar lost{detail}"))
+
+    def pause_writing(self) -> None:
+        self._writable.clear()
+
+    def resume_writing(self) -> None:
+        self._writable.set()
+
+    # -- requests -----------------------------------------------------------------------------
+
+    async def start(
+        self, body: dict[str, Any], timeout: float, *, wait_for_slot: bool = True
+    ) -> tuple[int, _Waiter]:
+        """Register and send a request; wait up to ``timeout`` for a free in-flight slot."""
+        if wait_for_slot and self.server_info is not None:
+            limit = self.server_info.max_in_flight
+            loop = asyncio.get_running_loop()
+            end = loop.time() + timeout
+            while not self._closed and self._session.in_flight >= limit:
+                self._slot_freed.clear()
+                remaining = end - loop.time()
+                try:
+                    if remaining <= 0:
+                        raise asyncio.TimeoutError
+                    await asyncio.wait_for(self._slot_freed.wait(), remaining)
+                except asyncio.TimeoutError:
+                    raise JournalTimeoutError(
+                        f"no free request slot within {timeout:.1f}s ({limit} in flight)",
+                        retryable=True,
+                    ) from None
+        if self._closed:
+            raise self._closed_error()
+        id, frame = self._session.register(body)
+        waiter = _Waiter()
+        self._waiters[id] = waiter
+        self._write(frame)
+        if not self._writable.is_set():
+            await self._writable.wait()
+        return id, waiter
+
+    def _write(self, frame: bytes) -> None:
+        if self._transport is None or self._transport.is_closing():
+            self.close(JournalConnectionError("connection to the sidecar lost"))
+            raise self._closed_error()
+        self._transport.write(frame)
+
+    def control(self, body: dict[str, Any]) -> None:
+        """Send a credit or cancel if its stream is still open; never raises for a dead connection."""
+        if self._closed or not self._session.is_in_flight(body["id"]):
+            return
+        frame = self._session.control(body)
+        if body["op"] == "cancel":
+            waiter = self._waiters.get(body["id"])
+            if waiter is not None:
+                waiter.discard = True
+        try:
+            self._write(frame)
+        except JournalError:
+            pass
+
+    async def wait(self, waiter: _Waiter, timeout: float) -> Any:
+        """The next value for ``waiter``: a parsed reply, or a JournalError (returned, not raised)."""
+        try:
+            return await asyncio.wait_for(waiter.queue.get(), timeout)
+        except asyncio.TimeoutError:
+            waiter.discard = True
+            return JournalTimeoutError(
+                f"no reply from the sidecar within {timeout:.1f}s", retryable=True
+            )
+        except asyncio.CancelledError:
+            waiter.discard = True
+            raise
+
+    async def call(self, body: dict[str, Any], timeout: float, *, wait_for_slot: bool = True) -> Any:
+        """Send a request and wait for its single reply; raise its error."""
+        _, waiter = await self.start(body, timeout, wait_for_slot=wait_for_slot)
+        value = await self.wait(waiter, timeout)
+        if isinstance(value, JournalError):
+            raise value
+        return value
+
+    def _closed_error(self) -> JournalError:
+        return _copy(self._close_error or JournalConnectionError("connection closed"))
+
+    def close(self, err: JournalError | None = None) -> None:
+        """Close the transport and fail every request in flight with ``err``."""
+        if self._closed:
+            return
+        self._closed = True
+        self._close_error = err or JournalConnectionError("client closed")
+        waiters, self._waiters = self._waiters, {}
+        for w in waiters.values():
+            w.queue.put_nowait(_copy(self._close_error))
+        self._slot_freed.set()
+        self._writable.set()
+        if self._transport is not None:
+            self._transport.close()
+
+
+class AsyncClient:
+    """An asyncio client of the kjournal sidecar; many coroutines may use it at once.
+
+    Takes the same arguments as :class:`kjournal.Client`. Use ``async with AsyncClient() as c:``
+    (which connects on entry) or ``await c.close()``. A client belongs to the event loop it first
+    connects in.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        timeout: Timeout = None,
+        connect_timeout: float = 5.0,
+        read_window: int = _common.DEFAULT_READ_WINDOW,
+    ) -> None:
+        self.path = _common.socket_path(path)
+        self._timeout_ms = _common.timeout_ms(timeout)
+        connect = _common.seconds(connect_timeout, "connect_timeout")
+        assert connect is not None
+        self._connect_timeout = connect
+        if not isinstance(read_window, int) or isinstance(read_window, bool) or read_window < 1:
+            raise ValueError(f"read_window must be a positive int, got {read_window!r}")
+        self._read_window = read_window
+        self._lock: asyncio.Lock | None = None
+        self._conn: _AsyncConnection | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"AsyncClient(path={self.path!r})"
+
+    async def __aenter__(self) -> AsyncClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def connect(self) -> ServerInfo:
+        """Connect now (if not connected) and return what the sidecar said in hello."""
+        info = (await self._connection()).server_info
+        assert info is not None
+        return info
+
+    @property
+    def server_info(self) -> ServerInfo | None:
+        """The hello reply of the current connection, None when not connected."""
+        conn = self._conn
+        return conn.server_info if conn is not None and not conn.closed else None
+
+    async def close(self) -> None:
+        """Close the connection; requests in flight fail with JournalConnectionError. Idempotent."""
+        self._closed = True
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close(JournalConnectionError("client closed"))
+            await asyncio.sleep(0)  # let the transport finish closing
+
+    def journal(self, id: str, topic: str | None = None) -> AsyncJournal:
+        """The journal ``id`` in ``topic`` (default: the sidecar's default topic)."""
+        return AsyncJournal(self, id, topic)
+
+    async def ping(self, *, timeout: Timeout = None) -> None:
+        """Check that the connection and the sidecar are alive."""
+        ms = self._ms(timeout)
+        await self._call(protocol.ping_request(0, timeout_ms=ms), ms)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _ms(self, timeout: Timeout) -> int | None:
+        return self._timeout_ms if timeout is None else _common.timeout_ms(timeout)
+
+    async def _connection(self) -> _AsyncConnection:
+        if self._closed:
+            raise JournalConnectionError("client is closed")
+        conn = self._conn
+        if conn is not None and not conn.closed:
+            return conn
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if self._closed:
+                raise JournalConnectionError("client is closed")
+            conn = self._conn
+            if conn is None or conn.closed:
+                conn = self._conn = await _AsyncConnection.open(self.path, self._connect_timeout)
+            return conn
+
+    def _deadline(self, conn: _AsyncConnection, request_ms: int | None) -> float:
+        default = conn.server_info.default_timeout_ms if conn.server_info else None
+        return _common.local_deadline(request_ms, default)
+
+    async def _call(self, body: dict[str, Any], request_ms: int | None) -> Any:
+        conn = await self._connection()
+        return await conn.call(body, self._deadline(conn, request_ms))
+
+
+class AsyncJournal:
+    """One journal on an :class:`AsyncClient`; the methods of :class:`kjournal.Journal`, awaited."""
+
+    def __init__(self, client: AsyncClient, id: str, topic: str | None = None) -> None:
+        self.client = client
+        self.id, self.topic = _common.journal_args(id, topic)
+
+    def __repr__(self) -> str:
+        return f"AsyncJournal(id={self.id!r}, topic={self.topic!r})"
+
+    async def append(
+        self,
+        events: Iterable[Event],
+        *,
+        expire_after: Any = None,
+        metadata: Any = None,
+        payload_metadata: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: Timeout = None,
+    ) -> PartitionOffset:
+        """Append ``events`` atomically; see :meth:`kjournal.Journal.append`."""
+        ms = self.client._ms(timeout)
+        body = _common.append_body(
+            self.id, self.topic, events, expire_after, metadata, payload_metadata, headers, ms
+        )
+        result: PartitionOffset = await self.client._call(body, ms)
+        return result
+
+    def read(
+        self,
+        from_seq_nr: int = 1,
+        to_seq_nr: int | None = None,
+        max_count: int | None = None,
+        *,
+        timeout: Timeout = None,
+    ) -> AsyncReadStream:
+        """Read events; returns an :class:`AsyncReadStream` to use with ``async for``.
+
+        Not a coroutine: ``async for r in journal.read(): ...``. See :meth:`kjournal.Journal.read`.
+        """
+        ms = self.client._ms(timeout)
+        body, credits = _common.read_body(
+            self.id, self.topic, from_seq_nr, to_seq_nr, max_count, ms, self.client._read_window
+        )
+        return AsyncReadStream(self.client, body, credits, ms)
+
+    async def pointer(self, *, timeout: Timeout = None) -> int | None:
+        """The journal's last seq_nr, or None when it has no events."""
+        ms = self.client._ms(timeout)
+        body = protocol.pointer_request(0, self.id, topic=self.topic, timeout_ms=ms)
+        result: int | None = await self.client._call(body, ms)
+        return result
+
+    async def delete(self, to_seq_nr: int, *, timeout: Timeout = None) -> PartitionOffset | None:
+        """Delete events with seq_nr ≤ ``to_seq_nr``; see :meth:`kjournal.Journal.delete`."""
+        ms = self.client._ms(timeout)
+        body = protocol.delete_request(0, self.id, to_seq_nr, topic=self.topic, timeout_ms=ms)
+        result: PartitionOffset | None = await self.client._call(body, ms)
+        return result
+
+    async def purge(self, *, timeout: Timeout = None) -> PartitionOffset:
+        """Remove the journal completely; the next append starts it anew."""
+        ms = self.client._ms(timeout)
+        body = protocol.purge_request(0, self.id, topic=self.topic, timeout_ms=ms)
+        result: PartitionOffset = await self.client._call(body, ms)
+        return result
+
+
+class AsyncReadStream:
+    """The events of one :meth:`AsyncJournal.read`: iterate it once with ``async for``.
+
+    Lazy, flow-controlled and cancelled on early exit like :class:`kjournal.ReadStream`; after the
+    loop ends normally, :attr:`highest_seq_nr` holds the journal's highest seq_nr as of the read.
+    Leaving the loop early sends the cancel when the event loop finalizes the iterator (at once
+    in CPython when nothing else refers to it); ``await stream.aclose()`` or ``async with``
+    cancels deterministically.
+    """
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        body: dict[str, Any],
+        credits: protocol.CreditWindow,
+        request_ms: int | None,
+    ) -> None:
+        self._client = client
+        self._body = body
+        self._credits = credits
+        self._request_ms = request_ms
+        self._started = False
+        self._finished = False
+        self._highest: int | None = None
+        self._gen: weakref.ref[AsyncGenerator[EventRecord, None]] | None = None
+
+    def __aiter__(self) -> AsyncIterator[EventRecord]:
+        if self._started:
+            raise RuntimeError("an AsyncReadStream can be iterated only once; call read() again")
+        self._started = True
+        gen = self._run()
+        self._gen = weakref.ref(gen)
+        return gen
+
+    async def __aenter__(self) -> AsyncReadStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    @property
+    def finished(self) -> bool:
+        """Whether the stream reached its end frame."""
+        return self._finished
+
+    @property
+    def highest_seq_nr(self) -> int | None:
+        """The journal's highest seq_nr as of the read; ``None`` when it has no events.
+
+        Raises RuntimeError before the stream has been read to its end.
+        """
+        if not self._finished:
+            raise RuntimeError("highest_seq_nr is known once the stream has been read to its end")
+        return self._highest
+
+    async def aclose(self) -> None:
+        """Stop the stream (cancelling the read if it is still open)."""
+        gen = self._gen() if self._gen is not None else None
+        if gen is not None:
+            await gen.aclose()
+        self._started = True
+
+    async def _run(self) -> AsyncGenerator[EventRecord, None]:
+        client = self._client
+        conn = await client._connection()
+        timeout = client._deadline(conn, self._request_ms)
+        id, waiter = await conn.start(self._body, timeout)
+        try:
+            while True:
+                item = await conn.wait(waiter, timeout)
+                if isinstance(item, JournalError):
+                    raise item
+                if isinstance(item, ReadEnd):
+                    self._highest = item.highest_seq_nr
+                    self._finished = True
+                    return
+                assert isinstance(item, ReadEvents)
+                for record in item.records:
+                    yield record
+                    n = self._credits.consumed()
+                    if n:
+                        conn.control(protocol.credit_request(id, n))
+        finally:
+            # A no-op when the stream already ended (end or error frame, lost connection).
+            if not self._finished:
+                conn.control(protocol.cancel_request(id))

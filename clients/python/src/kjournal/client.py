@@ -1,0 +1,515 @@
+"""The blocking client: :class:`Client`, :class:`Journal`, :class:`ReadStream`.
+
+One :class:`Client` holds one connection to the sidecar and is safe to share between threads:
+requests from any number of threads are multiplexed on it, and a background thread reads the
+replies and hands each to the thread waiting for it. When the connection is lost, every request in
+flight fails with :class:`~kjournal.errors.JournalConnectionError` and the next call reconnects.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import socket
+import threading
+import weakref
+from collections.abc import Generator, Iterable, Iterator, Mapping
+from types import TracebackType
+from typing import Any
+
+from . import _common, protocol
+from ._codes import JournalTimeoutError
+from ._common import Timeout
+from .errors import JournalConnectionError, JournalError
+from .model import Event, EventRecord, PartitionOffset, ServerInfo
+from .protocol import ConnectionNotice, ReadEnd, ReadEvents, Session
+
+__all__ = ["Client", "Journal", "ReadStream"]
+
+log = logging.getLogger("kjournal")
+
+_RECV_SIZE = 256 * 1024
+
+
+def _copy(err: JournalError) -> JournalError:
+    """A fresh instance of ``err``, so that each waiting thread raises its own exception."""
+    return type(err)(err.message, code=err.code, retryable=err.retryable)
+
+
+class _Waiter:
+    __slots__ = ("discard", "queue")
+
+    def __init__(self) -> None:
+        self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.discard = False  # abandoned (timed out, cancelled stream): drop what arrives
+
+
+class _Connection:
+    """One socket, its protocol session, and the thread that reads it."""
+
+    def __init__(self, path: str, connect_timeout: float) -> None:
+        self.path = path
+        self._session = Session()
+        self._lock = threading.Lock()  # guards _session, _waiters, _closed
+        self._slot_free = threading.Condition(self._lock)
+        self._wlock = threading.Lock()  # one frame at a time on the socket
+        self._waiters: dict[int, _Waiter] = {}
+        self._closed = False
+        self._close_error: JournalError | None = None
+        self.server_info: ServerInfo | None = None
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(connect_timeout)
+            sock.connect(path)
+            sock.settimeout(None)
+        except OSError as e:
+            sock.close()
+            raise JournalConnectionError(f"cannot connect to the kjournal sidecar at {path}: {e}") from e
+        self._sock = sock
+        self._reader = threading.Thread(
+            target=self._read_loop, name=f"kjournal-reader {path}", daemon=True
+        )
+        self._reader.start()
+        try:
+            info = self.call(protocol.hello_request(0), connect_timeout, wait_for_slot=False)
+        except BaseException:
+            self.close(JournalConnectionError("hello failed"))
+            raise
+        assert isinstance(info, ServerInfo)
+        self.server_info = info
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # -- sending --------------------------------------------------------------------------
+
+    def start(
+        self, body: dict[str, Any], timeout: float, *, wait_for_slot: bool = True
+    ) -> tuple[int, _Waiter]:
+        """Register and send a request; wait up to ``timeout`` for a free in-flight slot."""
+        with self._lock:
+            if wait_for_slot and self.server_info is not None:
+                limit = self.server_info.max_in_flight
+                ok = self._slot_free.wait_for(
+                    lambda: self._closed or self._session.in_flight < limit, timeout
+                )
+                if not ok:
+                    raise JournalTimeoutError(
+                        f"no free request slot within {timeout:.1f}s ({limit} in flight)",
+                        retryable=True,
+                    )
+            if self._closed:
+                raise self._closed_error()
+            id, frame = self._session.register(body)
+            waiter = _Waiter()
+            self._waiters[id] = waiter
+        self._send(frame)
+        return id, waiter
+
+    def _send(self, frame: bytes) -> None:
+        try:
+            with self._wlock:
+                self._sock.sendall(frame)
+        except OSError as e:
+            err = JournalConnectionError(f"connection to the sidecar lost while sending: {e}")
+            self.close(err)
+            raise _copy(err) from e
+
+    def control(self, body: dict[str, Any]) -> None:
+        """Send a credit or cancel if its stream is still open; never raises for a dead connection."""
+        with self._lock:
+            if self._closed or not self._session.is_in_flight(body["id"]):
+                return
+            frame = self._session.control(body)
+            if body["op"] == "cancel":
+                waiter = self._waiters.get(body["id"])
+                if waiter is not None:
+                    waiter.discard = True
+        try:
+            with self._wlock:
+                self._sock.sendall(frame)
+        except OSError as e:
+            self.close(JournalConnectionError(f"connection to the sidecar lost while sending: {e}"))
+
+    def wait(self, waiter: _Waiter, timeout: float) -> Any:
+        """The next value for ``waiter``: a parsed reply, or a JournalError (returned, not raised)."""
+        try:
+            return waiter.queue.get(timeout=timeout)
+        except queue.Empty:
+            waiter.discard = True
+            return JournalTimeoutError(
+                f"no reply from the sidecar within {timeout:.1f}s", retryable=True
+            )
+
+    def call(self, body: dict[str, Any], timeout: float, *, wait_for_slot: bool = True) -> Any:
+        """Send a request and wait for its single reply; raise its error."""
+        _, waiter = self.start(body, timeout, wait_for_slot=wait_for_slot)
+        value = self.wait(waiter, timeout)
+        if isinstance(value, JournalError):
+            raise value
+        return value
+
+    # -- receiving ------------------------------------------------------------------------
+
+    def _read_loop(self) -> None:
+        err: JournalError
+        while True:
+            try:
+                data = self._sock.recv(_RECV_SIZE)
+            except OSError as e:
+                err = JournalConnectionError(f"connection to the sidecar lost: {e}")
+                break
+            if not data:
+                try:
+                    self._session.decoder.check_eof()
+                    err = JournalConnectionError("the sidecar closed the connection")
+                except protocol.FrameError as e:
+                    err = e
+                break
+            with self._lock:
+                try:
+                    items = self._session.receive(data)
+                except protocol.FrameError as e:
+                    err = e
+                    break
+                fatal = self._dispatch(items)
+            if fatal is not None:
+                err = fatal
+                break
+        self.close(err)
+
+    def _dispatch(self, items: list[protocol.Reply | ConnectionNotice]) -> JournalError | None:
+        # Called with the lock held.
+        for item in items:
+            if isinstance(item, ConnectionNotice):
+                if item.fatal:
+                    return item.error
+                log.warning("kjournal sidecar reports a connection error: %s", item.error)
+                continue
+            waiter = self._waiters.get(item.id)
+            if waiter is None:
+                continue
+            if item.final:
+                del self._waiters[item.id]
+                self._slot_free.notify()
+            if not waiter.discard:
+                waiter.queue.put(item.value)
+        return None
+
+    def _closed_error(self) -> JournalError:
+        err = self._close_error or JournalConnectionError("connection closed")
+        return _copy(err)
+
+    def close(self, err: JournalError | None = None) -> None:
+        """Close the socket and fail every request in flight with ``err``."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._close_error = err or JournalConnectionError("client closed")
+            waiters, self._waiters = self._waiters, {}
+            for w in waiters.values():
+                w.queue.put(_copy(self._close_error))
+            self._slot_free.notify_all()
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._sock.close()
+        if threading.current_thread() is not self._reader:
+            self._reader.join(timeout=5)
+
+
+class Client:
+    """A blocking, thread-safe client of the kjournal sidecar.
+
+    Args:
+        path: the sidecar's Unix socket; default ``$KJOURNAL_SOCKET``, then
+            ``/var/run/kjournal/kjournal.sock``.
+        timeout: the deadline of each request (seconds or a timedelta), sent to the sidecar as
+            ``timeout_ms``; ``None`` uses the sidecar's default (30 s unless configured). The
+            client itself gives up 2 s after the deadline if the sidecar does not answer.
+            Methods take ``timeout=`` to override it per call.
+        connect_timeout: how long connecting and the hello may take, in seconds.
+        read_window: how many events a read keeps granted ahead of its consumer.
+
+    Use it as a context manager (``with Client() as c: ...``) or call :meth:`close`. It connects
+    on ``__enter__`` (or on the first call), and again on the next call after a lost connection.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        timeout: Timeout = None,
+        connect_timeout: float = 5.0,
+        read_window: int = _common.DEFAULT_READ_WINDOW,
+    ) -> None:
+        self.path = _common.socket_path(path)
+        self._timeout_ms = _common.timeout_ms(timeout)
+        connect = _common.seconds(connect_timeout, "connect_timeout")
+        assert connect is not None
+        self._connect_timeout = connect
+        if not isinstance(read_window, int) or isinstance(read_window, bool) or read_window < 1:
+            raise ValueError(f"read_window must be a positive int, got {read_window!r}")
+        self._read_window = read_window
+        self._lock = threading.Lock()
+        self._conn: _Connection | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"Client(path={self.path!r})"
+
+    def __enter__(self) -> Client:
+        self.connect()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def connect(self) -> ServerInfo:
+        """Connect now (if not connected) and return what the sidecar said in hello."""
+        info = self._connection().server_info
+        assert info is not None
+        return info
+
+    @property
+    def server_info(self) -> ServerInfo | None:
+        """The hello reply of the current connection, None when not connected."""
+        conn = self._conn
+        return conn.server_info if conn is not None and not conn.closed else None
+
+    def close(self) -> None:
+        """Close the connection; requests in flight fail with JournalConnectionError. Idempotent."""
+        with self._lock:
+            self._closed = True
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close(JournalConnectionError("client closed"))
+
+    def journal(self, id: str, topic: str | None = None) -> Journal:
+        """The journal ``id`` in ``topic`` (default: the sidecar's default topic)."""
+        return Journal(self, id, topic)
+
+    def ping(self, *, timeout: Timeout = None) -> None:
+        """Check that the connection and the sidecar are alive."""
+        ms = self._ms(timeout)
+        self._call(protocol.ping_request(0, timeout_ms=ms), ms)
+
+    # -- internals used by Journal and ReadStream -----------------------------------------
+
+    def _ms(self, timeout: Timeout) -> int | None:
+        return self._timeout_ms if timeout is None else _common.timeout_ms(timeout)
+
+    def _connection(self) -> _Connection:
+        with self._lock:
+            if self._closed:
+                raise JournalConnectionError("client is closed")
+            conn = self._conn
+            if conn is None or conn.closed:
+                conn = self._conn = _Connection(self.path, self._connect_timeout)
+            return conn
+
+    def _deadline(self, conn: _Connection, request_ms: int | None) -> float:
+        default = conn.server_info.default_timeout_ms if conn.server_info else None
+        return _common.local_deadline(request_ms, default)
+
+    def _call(self, body: dict[str, Any], request_ms: int | None) -> Any:
+        conn = self._connection()
+        return conn.call(body, self._deadline(conn, request_ms))
+
+
+class Journal:
+    """One journal: a (topic, id) pair on a :class:`Client`. Cheap to create; holds no state."""
+
+    def __init__(self, client: Client, id: str, topic: str | None = None) -> None:
+        self.client = client
+        self.id, self.topic = _common.journal_args(id, topic)
+
+    def __repr__(self) -> str:
+        return f"Journal(id={self.id!r}, topic={self.topic!r})"
+
+    def append(
+        self,
+        events: Iterable[Event],
+        *,
+        expire_after: Any = None,
+        metadata: Any = None,
+        payload_metadata: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: Timeout = None,
+    ) -> PartitionOffset:
+        """Append ``events`` atomically (one Kafka record); return where Kafka stored them.
+
+        Args:
+            events: one or more :class:`Event`, in strictly increasing seq_nr order.
+            expire_after: a :class:`~datetime.timedelta`: purge the journal this long after its
+                last append (each append sets it anew; an append without it removes it).
+            metadata: a JSON value stored with the append, read back as each record's ``metadata``.
+            payload_metadata: a JSON value stored with the events, read back as ``payload_metadata``.
+            headers: Kafka record headers (str to str).
+            timeout: this request's deadline, overriding the client's.
+
+        Returns after Kafka acknowledged the record. An append that fails with a retryable error
+        or a lost connection may still have been written.
+        """
+        ms = self.client._ms(timeout)
+        body = _common.append_body(
+            self.id, self.topic, events, expire_after, metadata, payload_metadata, headers, ms
+        )
+        result: PartitionOffset = self.client._call(body, ms)
+        return result
+
+    def read(
+        self,
+        from_seq_nr: int = 1,
+        to_seq_nr: int | None = None,
+        max_count: int | None = None,
+        *,
+        timeout: Timeout = None,
+    ) -> ReadStream:
+        """Read events ``from_seq_nr..to_seq_nr`` (inclusive), at most ``max_count`` of them.
+
+        Returns a :class:`ReadStream`: iterate it to get :class:`~kjournal.model.EventRecord`
+        values in seq_nr order. Nothing is sent until the iteration starts; events are fetched as
+        they are consumed; leaving the loop early cancels the read. After the loop,
+        ``stream.highest_seq_nr`` is the journal's last seq_nr as of the read.
+        """
+        ms = self.client._ms(timeout)
+        body, credits = _common.read_body(
+            self.id, self.topic, from_seq_nr, to_seq_nr, max_count, ms, self.client._read_window
+        )
+        return ReadStream(self.client, body, credits, ms)
+
+    def pointer(self, *, timeout: Timeout = None) -> int | None:
+        """The journal's last seq_nr, or None when it has no events (never appended, purged)."""
+        ms = self.client._ms(timeout)
+        body = protocol.pointer_request(0, self.id, topic=self.topic, timeout_ms=ms)
+        result: int | None = self.client._call(body, ms)
+        return result
+
+    def delete(self, to_seq_nr: int, *, timeout: Timeout = None) -> PartitionOffset | None:
+        """Delete the events with seq_nr ≤ ``to_seq_nr`` (clamped to the last seq_nr).
+
+        The journal keeps its highest seq_nr. Returns where Kafka stored the Delete, or None when
+        the journal had no events (nothing was written).
+        """
+        ms = self.client._ms(timeout)
+        body = protocol.delete_request(0, self.id, to_seq_nr, topic=self.topic, timeout_ms=ms)
+        result: PartitionOffset | None = self.client._call(body, ms)
+        return result
+
+    def purge(self, *, timeout: Timeout = None) -> PartitionOffset:
+        """Remove the journal completely; the next append starts it anew."""
+        ms = self.client._ms(timeout)
+        body = protocol.purge_request(0, self.id, topic=self.topic, timeout_ms=ms)
+        result: PartitionOffset = self.client._call(body, ms)
+        return result
+
+
+class ReadStream:
+    """The events of one :meth:`Journal.read`: iterate it once, in a ``for`` loop.
+
+    * Lazy: the read request is sent when the iteration starts.
+    * Flow-controlled: the sidecar sends at most ``read_window`` events ahead of the consumer.
+    * Leaving the loop early (``break``, an exception) cancels the read on the sidecar, as does
+      :meth:`close` or leaving a ``with`` block.
+    * After the loop ends normally, :attr:`highest_seq_nr` holds the journal's highest seq_nr as
+      of the read (``None`` for a journal without events), whatever the bounds were.
+
+    Example::
+
+        stream = journal.read(from_seq_nr=1)
+        for record in stream:
+            state = apply(state, record)
+        next_seq_nr = (stream.highest_seq_nr or 0) + 1
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        body: dict[str, Any],
+        credits: protocol.CreditWindow,
+        request_ms: int | None,
+    ) -> None:
+        self._client = client
+        self._body = body
+        self._credits = credits
+        self._request_ms = request_ms
+        self._started = False
+        self._finished = False
+        self._highest: int | None = None
+        self._gen: weakref.ref[Generator[EventRecord, None, None]] | None = None
+
+    def __iter__(self) -> Iterator[EventRecord]:
+        if self._started:
+            raise RuntimeError("a ReadStream can be iterated only once; call read() again")
+        self._started = True
+        gen = self._run()
+        self._gen = weakref.ref(gen)
+        return gen
+
+    def __enter__(self) -> ReadStream:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def finished(self) -> bool:
+        """Whether the stream reached its end frame."""
+        return self._finished
+
+    @property
+    def highest_seq_nr(self) -> int | None:
+        """The journal's highest seq_nr as of the read; ``None`` when it has no events.
+
+        Raises RuntimeError before the stream has been read to its end.
+        """
+        if not self._finished:
+            raise RuntimeError("highest_seq_nr is known once the stream has been read to its end")
+        return self._highest
+
+    def close(self) -> None:
+        """Stop the stream (cancelling the read if it is still open)."""
+        gen = self._gen() if self._gen is not None else None
+        if gen is not None:
+            gen.close()
+        self._started = True
+
+    def _run(self) -> Generator[EventRecord, None, None]:
+        client = self._client
+        conn = client._connection()
+        timeout = client._deadline(conn, self._request_ms)
+        id, waiter = conn.start(self._body, timeout)
+        try:
+            while True:
+                item = conn.wait(waiter, timeout)
+                if isinstance(item, JournalError):
+                    raise item
+                if isinstance(item, ReadEnd):
+                    self._highest = item.highest_seq_nr
+                    self._finished = True
+                    return
+                assert isinstance(item, ReadEvents)
+                for record in item.records:
+                    yield record
+                    n = self._credits.consumed()
+                    if n:
+                        conn.control(protocol.credit_request(id, n))
+        finally:
+            # A no-op when the stream already ended (end or error frame, lost connection).
+            if not self._finished:
+                conn.control(protocol.cancel_request(id))
