@@ -1,0 +1,99 @@
+import type { Connection } from './connection.js';
+import { decodeDeleteReply, decodePartitionOffset, decodePointerReply, toWire } from './protocol.js';
+import { ReadStream } from './read.js';
+import type { AppendOptions, CallOptions, Event, PartitionOffset, ReadOptions, SeqNr } from './types.js';
+import { MAX_INT31, smallIntArg } from './values.js';
+
+/**
+ * One journal: a (topic, id) pair. Cheap to create, holds no state besides its name; get one from
+ * {@link Client.journal}. Every method checks its arguments first and rejects with `TypeError` or
+ * `RangeError` before anything is sent; sidecar failures reject with a `KjournalError`.
+ */
+export class Journal {
+  readonly #conn: Connection;
+  /** The journal id. */
+  readonly id: string;
+  /** The Kafka topic, `undefined` for the sidecar's default topic. */
+  readonly topic: string | undefined;
+
+  /** @internal Use {@link Client.journal}. */
+  constructor(conn: Connection, id: string, topic: string | undefined) {
+    this.#conn = conn;
+    this.id = id;
+    this.topic = topic;
+  }
+
+  #timeout(o: CallOptions): number | undefined {
+    return o.timeoutMs ?? this.#conn.opts.timeoutMs;
+  }
+
+  /**
+   * Appends events atomically (one Kafka record), in strictly increasing seq_nr order. Resolves when
+   * Kafka acknowledged the record, with where it is stored. The sidecar does not check seq_nrs against
+   * the journal: sequencing is the writer's job.
+   */
+  async append(events: readonly Event[], options: AppendOptions = {}): Promise<PartitionOffset> {
+    const wire = toWire({
+      op: 'append',
+      journal: this.id,
+      topic: this.topic,
+      events,
+      expireAfterMs: options.expireAfterMs,
+      metadata: options.metadata,
+      payloadMetadata: options.payloadMetadata,
+      headers: options.headers,
+      timeoutMs: this.#timeout(options),
+    });
+    this.#conn.checkOpen();
+    return this.#conn.call(wire, undefined, (b) => decodePartitionOffset(b, 'append reply'));
+  }
+
+  /**
+   * The journal's events with `from` ≤ seq_nr ≤ `to`, at most `max`, as of the moment of the call's
+   * first `next()`: every append acknowledged before then is seen. See {@link ReadStream}.
+   * @throws TypeError or RangeError (synchronously) for bad options.
+   */
+  read(options: ReadOptions = {}): ReadStream {
+    let credit = options.bufferSize === undefined ? this.#conn.opts.readBufferSize : smallIntArg(options.bufferSize, 'bufferSize', 1, MAX_INT31);
+    if (options.max !== undefined && options.max !== null && BigInt(options.max) < BigInt(credit) && BigInt(options.max) >= 1n) {
+      credit = Number(options.max);
+    }
+    const wire = toWire({
+      op: 'read',
+      journal: this.id,
+      topic: this.topic,
+      from: options.from,
+      to: options.to,
+      max: options.max,
+      credit,
+      timeoutMs: this.#timeout(options),
+    });
+    this.#conn.checkOpen();
+    return new ReadStream(this.#conn, wire, credit);
+  }
+
+  /** The journal's last seq_nr, or `null` when it has no events. */
+  async pointer(options: CallOptions = {}): Promise<SeqNr | null> {
+    const wire = toWire({ op: 'pointer', journal: this.id, topic: this.topic, timeoutMs: this.#timeout(options) });
+    this.#conn.checkOpen();
+    return this.#conn.call(wire, undefined, decodePointerReply);
+  }
+
+  /**
+   * Deletes the events with seq_nr ≤ `to` (1..2^63−1). `to` is clamped to the journal's last seq_nr,
+   * so deleting to `MAX_SEQ_NR` deletes everything while the journal keeps its highest seq_nr.
+   * Resolves with where the Delete action is stored, or `null` when the journal had no events.
+   */
+  async delete(to: SeqNr, options: CallOptions = {}): Promise<PartitionOffset | null> {
+    const wire = toWire({ op: 'delete', journal: this.id, topic: this.topic, to, timeoutMs: this.#timeout(options) });
+    this.#conn.checkOpen();
+    return this.#conn.call(wire, undefined, decodeDeleteReply);
+  }
+
+  /** Removes the journal completely: the next append starts it anew, from any seq_nr. */
+  async purge(options: CallOptions = {}): Promise<PartitionOffset> {
+    const wire = toWire({ op: 'purge', journal: this.id, topic: this.topic, timeoutMs: this.#timeout(options) });
+    this.#conn.checkOpen();
+    return this.#conn.call(wire, undefined, (b) => decodePartitionOffset(b, 'purge reply'));
+  }
+}
