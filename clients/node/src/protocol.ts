@@ -359,10 +359,10 @@ export function decodeEventRecord(v: unknown, what = 'event record'): EventRecor
   const payloadType = b['payload_type'] ?? null;
   const payload = b['payload'] ?? null;
   let p: Pick<EventRecord, 'payload' | 'payloadType'>;
-  if (payloadType === 'binary' && payload instanceof Uint8Array) p = { payloadType, payload };
-  else if (payloadType === 'text' && typeof payload === 'string') p = { payloadType, payload };
-  else if (payloadType === 'json' && !(payload instanceof Uint8Array)) p = { payloadType, payload: fromWireJson(payload) };
-  else if (payloadType === null && payload === null) p = { payloadType, payload };
+  if (payloadType === 'binary' && payload instanceof Uint8Array) p = { payload, payloadType };
+  else if (payloadType === 'text' && typeof payload === 'string') p = { payload, payloadType };
+  else if (payloadType === 'json' && !(payload instanceof Uint8Array)) p = { payload: fromWireJson(payload), payloadType };
+  else if (payloadType === null && payload === null) p = { payload, payloadType };
   else throw new BadReplyError(`${what}: payload_type ${JSON.stringify(payloadType)} does not match the payload`);
   return {
     seqNr: int(b, 'seq_nr', what, 1n, MAX_SEQ_NR),
