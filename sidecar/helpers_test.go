@@ -13,9 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/kjournal/kjournal/internal/testenv"
 	"github.com/kjournal/kjournal/journal"
 	"github.com/kjournal/kjournal/journal/cassandra"
+	"github.com/kjournal/kjournal/journal/journaltest"
 	"github.com/kjournal/kjournal/journal/kafka"
 	"github.com/kjournal/kjournal/protocol"
 	"github.com/kjournal/kjournal/sidecar"
@@ -70,6 +73,7 @@ func realBackends(tb testing.TB) (*kafka.Log, *cassandra.Store, string) {
 type harness struct {
 	srv    *sidecar.Server
 	cfg    sidecar.Config
+	reg    *prometheus.Registry
 	js     *journal.Journals
 	socket string
 	topic  string
@@ -83,14 +87,32 @@ func startSidecar(tb testing.TB, adjust ...func(*sidecar.Config)) *harness {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return serve(tb, js, topic, adjust...)
+}
+
+// startFake starts a sidecar over the in-memory journaltest backends, for the tests of what the
+// sidecar does before a request reaches the journal (framing, decoding, limits, the socket file).
+func startFake(tb testing.TB, adjust ...func(*sidecar.Config)) *harness {
+	tb.Helper()
+	js, err := journal.New(journal.Config{Log: &journaltest.Log{}, Eventual: &journaltest.Eventual{}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return serve(tb, js, "journal", adjust...)
+}
+
+func serve(tb testing.TB, js *journal.Journals, topic string, adjust ...func(*sidecar.Config)) *harness {
+	tb.Helper()
 	// A short directory: socket paths are limited to about 100 bytes.
 	dir, err := os.MkdirTemp("", "kjs")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { _ = os.RemoveAll(dir) })
+	reg := prometheus.NewRegistry()
 	cfg := sidecar.Config{
 		Journals:     js,
+		Registerer:   reg,
 		SocketPath:   filepath.Join(dir, "k.sock"),
 		DefaultTopic: topic,
 		HTTPAddr:     "127.0.0.1:0",
@@ -124,7 +146,7 @@ func startSidecar(tb testing.TB, adjust ...func(*sidecar.Config)) *harness {
 		})
 	}
 	tb.Cleanup(stop)
-	return &harness{srv: srv, cfg: cfg, js: js, socket: cfg.SocketPath, topic: topic, stop: stop}
+	return &harness{srv: srv, cfg: cfg, reg: reg, js: js, socket: cfg.SocketPath, topic: topic, stop: stop}
 }
 
 // client is a minimal protocol client for the tests: one reader goroutine dispatching replies by id.
@@ -273,16 +295,18 @@ func (c *client) writeRaw(b []byte) {
 
 // do sends a request and waits for its final reply (nil when the connection closed first).
 func (c *client) do(req protocol.Request) protocol.Reply {
+	c.tb.Helper()
 	_, ch := c.send(req, 1)
 	return c.await(ch)
 }
 
 func (c *client) await(ch <-chan protocol.Reply) protocol.Reply {
+	c.tb.Helper()
 	select {
 	case rep := <-ch:
 		return rep
-	case <-time.After(time.Minute):
-		c.tb.Fatalf("no reply within a minute")
+	case <-time.After(20 * time.Second):
+		c.tb.Fatalf("no reply within 20s")
 		return nil
 	}
 }
@@ -389,5 +413,62 @@ func (c *client) waitClosed() {
 	case <-c.closed:
 	case <-time.After(30 * time.Second):
 		c.tb.Fatalf("the sidecar did not close the connection")
+	}
+}
+
+// sendRaw writes one frame with body and, when id is not 0, waits for the replies to id as op.
+func (c *client) sendRaw(id uint64, op protocol.Op, body []byte) <-chan protocol.Reply {
+	var ch chan protocol.Reply
+	if id != 0 {
+		ch = make(chan protocol.Reply, 16)
+		c.mu.Lock()
+		c.waiters[id] = &waiter{op: op, replies: ch}
+		c.mu.Unlock()
+	}
+	c.writeRaw(protocol.AppendFrame(nil, body))
+	return ch
+}
+
+// ping checks that the connection still serves requests.
+func (c *client) ping() {
+	c.tb.Helper()
+	if _, ok := c.do(&protocol.PingRequest{}).(*protocol.PingReply); !ok {
+		c.tb.Fatalf("ping failed")
+	}
+}
+
+// metric returns the value of a gauge or counter (summed over its series) from the gatherer.
+func metric(tb testing.TB, g prometheus.Gatherer, name string) float64 {
+	tb.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sum := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			switch {
+			case m.Gauge != nil:
+				sum += m.GetGauge().GetValue()
+			case m.Counter != nil:
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum
+}
+
+// eventually polls cond until it holds or 20s passed.
+func eventually(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
