@@ -13,7 +13,8 @@ import asyncio
 import logging
 import os
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
+from collections import deque
+from collections.abc import AsyncIterator, Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -389,11 +390,11 @@ class AsyncJournal:
 class AsyncReadStream:
     """The events of one :meth:`AsyncJournal.read`: iterate it once with ``async for``.
 
-    Lazy, flow-controlled and cancelled on early exit like :class:`kjournal.ReadStream`; after the
-    loop ends normally, :attr:`highest_seq_nr` holds the journal's highest seq_nr as of the read.
-    Leaving the loop early sends the cancel when the event loop finalizes the iterator (at once
-    in CPython when nothing else refers to it); ``await stream.aclose()`` or ``async with``
-    cancels deterministically.
+    Lazy, flow-controlled and cancelled on early exit like :class:`kjournal.ReadStream`: the read
+    is sent when the iteration starts; leaving the loop early (``break``, an exception, the task
+    being cancelled) sends ``cancel`` as soon as the iterator is dropped, as do :meth:`aclose` and
+    leaving an ``async with`` block. After the loop ends normally, :attr:`highest_seq_nr` holds the
+    journal's highest seq_nr as of the read.
     """
 
     def __init__(
@@ -410,15 +411,15 @@ class AsyncReadStream:
         self._started = False
         self._finished = False
         self._highest: int | None = None
-        self._gen: weakref.ref[AsyncGenerator[EventRecord, None]] | None = None
+        self._iter: weakref.ref[_AsyncStreamIterator] | None = None
 
     def __aiter__(self) -> AsyncIterator[EventRecord]:
         if self._started:
             raise RuntimeError("an AsyncReadStream can be iterated only once; call read() again")
         self._started = True
-        gen = self._run()
-        self._gen = weakref.ref(gen)
-        return gen
+        it = _AsyncStreamIterator(self)
+        self._iter = weakref.ref(it)
+        return it
 
     async def __aenter__(self) -> AsyncReadStream:
         return self
@@ -448,32 +449,71 @@ class AsyncReadStream:
 
     async def aclose(self) -> None:
         """Stop the stream (cancelling the read if it is still open)."""
-        gen = self._gen() if self._gen is not None else None
-        if gen is not None:
-            await gen.aclose()
+        it = self._iter() if self._iter is not None else None
+        if it is not None:
+            it.close()
         self._started = True
 
-    async def _run(self) -> AsyncGenerator[EventRecord, None]:
-        client = self._client
-        conn = await client._connection()
-        timeout = client._deadline(conn, self._request_ms)
-        id, waiter = await conn.start(self._body, timeout)
+
+class _AsyncStreamIterator:
+    """The iterator of an AsyncReadStream.
+
+    A class rather than an async generator so that dropping it cancels the read at once
+    (``__del__``), instead of whenever the event loop gets round to finalizing a generator.
+    """
+
+    def __init__(self, stream: AsyncReadStream) -> None:
+        self._stream = stream
+        self._conn: _AsyncConnection | None = None
+        self._id = 0
+        self._waiter: _Waiter | None = None
+        self._timeout = 0.0
+        self._buffer: deque[EventRecord] = deque()
+        self._done = False
+
+    def __aiter__(self) -> _AsyncStreamIterator:
+        return self
+
+    async def __anext__(self) -> EventRecord:
+        if self._done:
+            raise StopAsyncIteration
+        stream = self._stream
+        if self._waiter is None:
+            client = stream._client
+            conn = await client._connection()
+            self._timeout = client._deadline(conn, stream._request_ms)
+            self._id, self._waiter = await conn.start(stream._body, self._timeout)
+            self._conn = conn
+        assert self._conn is not None
+        while not self._buffer:
+            item = await self._conn.wait(self._waiter, self._timeout)
+            if isinstance(item, JournalError):
+                self.close()  # sends cancel only if the stream is still open (local deadline)
+                raise item
+            if isinstance(item, ReadEnd):
+                self._done = True
+                stream._highest = item.highest_seq_nr
+                stream._finished = True
+                raise StopAsyncIteration
+            assert isinstance(item, ReadEvents)
+            self._buffer.extend(item.records)
+        record = self._buffer.popleft()
+        n = stream._credits.consumed()
+        if n:
+            self._conn.control(protocol.credit_request(self._id, n))
+        return record
+
+    def close(self) -> None:
+        """Cancel the read if it is still open; a no-op when it already ended."""
+        if self._done:
+            return
+        self._done = True
+        self._buffer.clear()
+        if self._conn is not None:
+            self._conn.control(protocol.cancel_request(self._id))
+
+    def __del__(self) -> None:
         try:
-            while True:
-                item = await conn.wait(waiter, timeout)
-                if isinstance(item, JournalError):
-                    raise item
-                if isinstance(item, ReadEnd):
-                    self._highest = item.highest_seq_nr
-                    self._finished = True
-                    return
-                assert isinstance(item, ReadEvents)
-                for record in item.records:
-                    yield record
-                    n = self._credits.consumed()
-                    if n:
-                        conn.control(protocol.credit_request(id, n))
-        finally:
-            # A no-op when the stream already ended (end or error frame, lost connection).
-            if not self._finished:
-                conn.control(protocol.cancel_request(id))
+            self.close()
+        except Exception:  # never raise from a finalizer (e.g. the event loop is gone)
+            pass

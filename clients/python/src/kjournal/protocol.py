@@ -273,6 +273,8 @@ def hello_request(
 ) -> dict[str, Any]:
     """``hello``: the first request on a connection, offering protocol ``versions``."""
     body: dict[str, Any] = {"id": _check_id(id), "op": "hello"}
+    if isinstance(versions, (str, bytes)) or not isinstance(versions, Sequence):
+        raise TypeError("versions must be a sequence of int")
     if not versions:
         raise ValueError("versions must not be empty")
     body["versions"] = [_check_int(v, "version", 1, 2**31 - 1) for v in versions]
