@@ -34,7 +34,7 @@ export class ReadStream implements AsyncIterable<EventRecord> {
   #final = false; // the sidecar sent the stream's final frame (or the connection ended)
   #queue: EventRecord[] = [];
   #head = 0;
-  #outcome: { error?: unknown } | undefined; // how the stream ends, delivered once the queue is drained
+  #outcome: { error: unknown } | { highest: SeqNr | null } | undefined; // how the stream ends, delivered once the queue is drained
   #wake: (() => void) | undefined;
   #consumed = 0; // events taken since the last credit
   #highest: SeqNr | null | undefined;
@@ -105,6 +105,7 @@ export class ReadStream implements AsyncIterable<EventRecord> {
       if (this.#outcome) {
         this.#state = 'done';
         if ('error' in this.#outcome) throw this.#outcome.error;
+        this.#highest = this.#outcome.highest;
         return { value: undefined, done: true };
       }
       await this.#wait();
@@ -166,8 +167,7 @@ export class ReadStream implements AsyncIterable<EventRecord> {
       }
       const f = decodeReadFrame(b);
       if (f.kind === 'end') {
-        this.#highest = f.highestSeqNr;
-        this.#outcome = {};
+        this.#outcome = { highest: f.highestSeqNr };
         this.#notify();
       } else {
         for (const e of f.events) this.#queue.push(e);

@@ -19,8 +19,9 @@ export type SeqNr = number | bigint;
 /**
  * A JSON value as it travels: `bigint` stands for integers beyond 2^53−1 (−2^63..2^64−1). Integral
  * numbers are sent as msgpack integers, others as float 64; so `1.0` is sent as the integer `1`.
+ * Object properties that are `undefined` are left out, as `JSON.stringify` does.
  */
-export type JsonValue = null | boolean | number | bigint | string | JsonValue[] | { [key: string]: JsonValue };
+export type JsonValue = null | boolean | number | bigint | string | JsonValue[] | { [key: string]: JsonValue | undefined };
 
 /** The kind of an event's payload. */
 export type PayloadType = 'binary' | 'text' | 'json';
