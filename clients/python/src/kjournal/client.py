@@ -113,9 +113,15 @@ class _Connection:
             with self._wlock:
                 self._sock.sendall(frame)
         except OSError as e:
-            err = JournalConnectionError(f"connection to the sidecar lost while sending: {e}")
-            self.close(err)
-            raise _copy(err) from e
+            self._lost_while_sending(e)
+            raise self._closed_error() from e
+
+    def _lost_while_sending(self, e: OSError) -> None:
+        # The reader usually knows better why (an error frame such as TOO_MANY_CONNECTIONS or
+        # SHUTTING_DOWN just before the close): give it a moment to close the connection first.
+        if threading.current_thread() is not self._reader:
+            self._reader.join(timeout=1.0)
+        self.close(JournalConnectionError(f"connection to the sidecar lost while sending: {e}"))
 
     def control(self, body: dict[str, Any]) -> None:
         """Send a credit or cancel if its stream is still open; never raises for a dead connection."""
@@ -131,7 +137,7 @@ class _Connection:
             with self._wlock:
                 self._sock.sendall(frame)
         except OSError as e:
-            self.close(JournalConnectionError(f"connection to the sidecar lost while sending: {e}"))
+            self._lost_while_sending(e)
 
     def wait(self, waiter: _Waiter, timeout: float) -> Any:
         """The next value for ``waiter``: a parsed reply, or a JournalError (returned, not raised)."""
