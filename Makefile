@@ -18,9 +18,9 @@ GOTEST_TIMEOUT ?= 20m
 FUZZTIME  ?= 30s
 export KJ_RUN := $(RUN)
 # What `make up` and `make test` run: the servers, then kjournal's own services on top.
-export KJ_SERVICES ?= kafka cassandra
+export KJ_SERVICES ?= kafka cassandra sidecar
 
-.PHONY: help deps build up down test test-go demo fuzz lint clean
+.PHONY: help deps build up down test test-all test-go test-python test-node node-build demo fuzz lint clean
 
 help:
 	@sed -n '2,8p' Makefile | sed 's/^# \{0,1\}//'
@@ -43,12 +43,27 @@ down:
 	@rm -f $(RUN)/stack.env
 
 test: deps
-	@$(WITH_STACK) $(MAKE) --no-print-directory test-go
+	@$(WITH_STACK) $(MAKE) --no-print-directory -k test-all
 
-# The suites themselves; expect KAFKA_BROKERS and CASSANDRA_HOSTS (make test sets them).
+# Every suite runs even when an earlier one failed (-k); make exits non-zero if any did.
+test-all: test-go test-python test-node
+
+# The suites themselves expect the stack's addresses in the environment (KAFKA_BROKERS,
+# CASSANDRA_HOSTS, KJOURNAL_SOCKET); `make test` sets them. Run alone, they skip what needs a server.
 test-go:
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout $(GOTEST_TIMEOUT) ./...
+
+# A fresh virtualenv under .run/ (no global pip installs), mypy --strict, pytest.
+test-python:
+	clients/python/run-tests.sh
+
+# npm ci from the committed lockfile, tsc build with declarations, tsc --noEmit strict, node --test.
+test-node:
+	clients/node/run-tests.sh
+
+node-build:
+	cd clients/node && npm ci --no-audit --no-fund --prefer-offline --loglevel=error && npm run --silent build
 
 demo: deps
 	@$(WITH_STACK) $(GO) test -count=1 -v -run 'Smoke' ./journal/...
