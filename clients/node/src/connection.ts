@@ -121,7 +121,7 @@ export class Connection {
       if (info.version !== PROTOCOL_VERSION) {
         throw new BadReplyError(`hello reply: version ${info.version} was not offered (offered ${PROTOCOL_VERSION})`);
       }
-      conn.info = info;
+      conn.info = Object.freeze(info);
       conn.reader.maxFrameBytes = info.maxFrameBytes;
       conn.maxInFlight = info.maxInFlight;
       conn.grantWaiting();

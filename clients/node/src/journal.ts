@@ -54,10 +54,7 @@ export class Journal {
    * @throws TypeError or RangeError (synchronously) for bad options.
    */
   read(options: ReadOptions = {}): ReadStream {
-    let credit = options.bufferSize === undefined ? this.#conn.opts.readBufferSize : smallIntArg(options.bufferSize, 'bufferSize', 1, MAX_INT31);
-    if (options.max !== undefined && options.max !== null && BigInt(options.max) < BigInt(credit) && BigInt(options.max) >= 1n) {
-      credit = Number(options.max);
-    }
+    const bufferSize = options.bufferSize === undefined ? this.#conn.opts.readBufferSize : smallIntArg(options.bufferSize, 'bufferSize', 1, MAX_INT31);
     const wire = toWire({
       op: 'read',
       journal: this.id,
@@ -65,11 +62,14 @@ export class Journal {
       from: options.from,
       to: options.to,
       max: options.max,
-      credit,
+      credit: bufferSize,
       timeoutMs: this.#timeout(options),
     });
+    // No more credit than the read can use.
+    const max = wire['max'] as number | bigint | undefined;
+    if (max !== undefined && BigInt(max) < BigInt(bufferSize)) wire['credit'] = Number(max);
     this.#conn.checkOpen();
-    return new ReadStream(this.#conn, wire, credit);
+    return new ReadStream(this.#conn, wire, wire['credit'] as number);
   }
 
   /** The journal's last seq_nr, or `null` when it has no events. */

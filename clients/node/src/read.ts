@@ -38,6 +38,7 @@ export class ReadStream implements AsyncIterable<EventRecord> {
   #wake: (() => void) | undefined;
   #consumed = 0; // events taken since the last credit
   #highest: SeqNr | null | undefined;
+  #chain: Promise<unknown> = Promise.resolve(); // the last next() call, settled
 
   /** @internal Use {@link Journal.read}. */
   constructor(conn: Connection, wire: WireRequest, credit: number) {
@@ -58,7 +59,12 @@ export class ReadStream implements AsyncIterable<EventRecord> {
     if (this.#iterated) throw new Error('a ReadStream can be iterated only once; call read() again');
     this.#iterated = true;
     return {
-      next: () => this.#next(),
+      // Calls are served one after the other, as for-await makes them, even if a caller does not wait.
+      next: () => {
+        const result = this.#chain.then(() => this.#next());
+        this.#chain = result.catch(() => undefined);
+        return result;
+      },
       return: () => this.#return(),
       throw: (err?: unknown) => this.#return().then(() => Promise.reject(err)),
     };

@@ -508,3 +508,39 @@ describe('arguments are checked before anything is sent', () => {
     assert.deepEqual(Object.keys(f.received[0]!['headers'] as object), ['y', 'z']);
   });
 });
+
+describe('read streams (fake), manual iteration', () => {
+  test('next() calls made without waiting are served in order', async (t) => {
+    const f = await fake(t, {
+      onFrame: (c, req) => {
+        if (req['op'] !== 'read') return;
+        c.send({ id: req['id'], events: [record(1), record(2)] });
+        c.send({ id: req['id'], end: true, highest_seq_nr: 2 });
+      },
+    });
+    const c = await client(t, f);
+    const s = c.journal('j').read();
+    const it = s[Symbol.asyncIterator]();
+    const [a, b, end, after] = await Promise.all([it.next(), it.next(), it.next(), it.next()]);
+    assert.deepEqual(
+      [a.value?.seqNr, b.value?.seqNr, end.done, after.done],
+      [1, 2, true, true],
+    );
+    assert.equal(s.highestSeqNr, 2);
+  });
+
+  test('read({ max }) asks for no more credit than max', async (t) => {
+    const f = await fake(t, { onFrame: (c, req) => c.send({ id: req['id'], end: true, highest_seq_nr: null }) });
+    const c = await client(t, f);
+    for await (const _ of c.journal('j').read({ max: 3 }));
+    for await (const _ of c.journal('j').read({ max: 2n ** 62n, bufferSize: 5 }));
+    assert.deepEqual(
+      f.received.map((r) => [r['max'], r['credit']]),
+      [
+        [3, 3],
+        [2n ** 62n, 5],
+      ],
+    );
+    assert.throws(() => c.journal('j').read({ max: {} as never }), TypeError);
+  });
+});
