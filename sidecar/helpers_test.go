@@ -162,6 +162,7 @@ type client struct {
 	conn0   chan *protocol.Error // errors with id 0
 	closed  chan struct{}        // closed when the reader stops
 	readErr error
+	done    bool // the reader stopped: new waiters get a closed channel
 }
 
 type waiter struct {
@@ -202,6 +203,7 @@ func (c *client) readLoop() {
 		if err != nil {
 			c.mu.Lock()
 			c.readErr = err
+			c.done = true
 			for _, w := range c.waiters {
 				close(w.replies)
 			}
@@ -275,7 +277,11 @@ func (c *client) send(req protocol.Request, buffer int) (uint64, <-chan protocol
 		ch = nil
 	default:
 		c.mu.Lock()
-		c.waiters[id] = &waiter{op: req.Op(), replies: ch}
+		if c.done {
+			close(ch)
+		} else {
+			c.waiters[id] = &waiter{op: req.Op(), replies: ch}
+		}
 		c.mu.Unlock()
 	}
 	body, err := protocol.EncodeRequest(req)
@@ -422,7 +428,11 @@ func (c *client) sendRaw(id uint64, op protocol.Op, body []byte) <-chan protocol
 	if id != 0 {
 		ch = make(chan protocol.Reply, 16)
 		c.mu.Lock()
-		c.waiters[id] = &waiter{op: op, replies: ch}
+		if c.done {
+			close(ch)
+		} else {
+			c.waiters[id] = &waiter{op: op, replies: ch}
+		}
 		c.mu.Unlock()
 	}
 	c.writeRaw(protocol.AppendFrame(nil, body))
