@@ -167,7 +167,8 @@ export function toWire(r: Request): WireRequest {
       journalFields(w, r);
       w['events'] = eventsField(r.events);
       if (r.expireAfterMs !== undefined && r.expireAfterMs !== null) {
-        w['expire_after_ms'] = smallIntArg(r.expireAfterMs, 'expireAfterMs', 1, Number.MAX_SAFE_INTEGER);
+        // intArg keeps the wire form: a number above 2^32 must go out as a bigint to stay an integer.
+        w['expire_after_ms'] = intArg(r.expireAfterMs, 'expireAfterMs', 1n, BigInt(Number.MAX_SAFE_INTEGER));
       }
       if (r.metadata !== undefined) w['metadata'] = jsonArg(r.metadata, 'metadata');
       if (r.payloadMetadata !== undefined) w['payload_metadata'] = jsonArg(r.payloadMetadata, 'payloadMetadata');

@@ -70,7 +70,7 @@ export function seqNrArg(v: unknown, name: string): number | bigint {
   return intArg(v, name, 1n, MAX_SEQ_NR);
 }
 
-/** A `number` argument in lo..hi (all within the safe range). */
+/** A `number` argument in lo..hi, with hi at most 2^32−1 (so that a `number` is its wire form). */
 export function smallIntArg(v: unknown, name: string, lo: number, hi: number): number {
   if (typeof v !== 'number' && typeof v !== 'bigint') throw new TypeError(`${name}: must be a number, got ${describe(v)}`);
   return Number(intArg(v, name, BigInt(lo), BigInt(hi)));

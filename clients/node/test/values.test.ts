@@ -62,3 +62,17 @@ test('payload kinds follow PROTOCOL.md "Payloads"', () => {
   }
   assert.throws(() => payloadArg('s', 'xml', 'e'), RangeError);
 });
+
+test('every integer field above 2^32 is encoded as an integer, never a float', async () => {
+  const { encodeRequest, decodeBody } = await import('../src/wire.js');
+  const frame = encodeRequest(2 ** 53 - 1, {
+    op: 'append',
+    journal: 'j',
+    events: [{ seqNr: 2 ** 40, payload: 2 ** 40 }],
+    expireAfterMs: 2 ** 40,
+  });
+  assert.ok(!frame.includes(0xcb), 'no float 64 in the frame');
+  const body = decodeBody(frame.subarray(4));
+  assert.equal(body['expire_after_ms'], 2n ** 40n);
+  assert.equal(body['id'], 2n ** 53n - 1n);
+});
