@@ -453,3 +453,30 @@ async def test_async_caller_cancellation(fake: MakeFake) -> None:
         with pytest.raises(asyncio.TimeoutError):
             await asyncio.wait_for(c.ping(), 0.2)
         await c.ping()
+
+
+def test_async_client_follows_a_new_event_loop(fake: MakeFake) -> None:
+    f = fake(serve_pings)
+    c = AsyncClient(f.path)
+    asyncio.run(c.ping())
+    asyncio.run(c.ping())  # the first loop is closed: a new connection in the new loop
+    asyncio.run(c.close())
+    assert len(f.conns) == 2
+
+
+async def test_async_client_refuses_a_second_running_loop(fake: MakeFake) -> None:
+    f = fake(serve_pings)
+    async with AsyncClient(f.path) as c:
+        await c.ping()
+        err: list[BaseException] = []
+
+        def other_loop() -> None:
+            try:
+                asyncio.run(c.ping())
+            except BaseException as e:
+                err.append(e)
+
+        t = threading.Thread(target=other_loop)
+        t.start()
+        t.join(5)
+        assert len(err) == 1 and isinstance(err[0], RuntimeError)

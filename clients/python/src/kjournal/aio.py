@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -214,7 +215,15 @@ class _AsyncConnection(asyncio.Protocol):
         self._slot_freed.set()
         self._writable.set()
         if self._transport is not None:
-            self._transport.close()
+            try:
+                self._transport.close()
+            except RuntimeError:  # its event loop is closed: end the stream by hand
+                sock = self._transport.get_extra_info("socket")
+                if sock is not None:
+                    try:
+                        sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
 
 
 class AsyncClient:
@@ -222,7 +231,8 @@ class AsyncClient:
 
     Takes the same arguments as :class:`kjournal.Client`. Use ``async with AsyncClient() as c:``
     (which connects on entry) or ``await c.close()``. A client belongs to the event loop it first
-    connects in.
+    connects in (using it from another running loop raises RuntimeError; once that loop is closed,
+    the client connects again from the new one).
     """
 
     def __init__(
@@ -242,6 +252,7 @@ class AsyncClient:
             raise ValueError(f"read_window must be a positive int, got {read_window!r}")
         self._read_window = read_window
         self._lock: asyncio.Lock | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._conn: _AsyncConnection | None = None
         self._closed = False
 
@@ -297,6 +308,14 @@ class AsyncClient:
     async def _connection(self) -> _AsyncConnection:
         if self._closed:
             raise JournalConnectionError("client is closed")
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            if self._loop is not None and not self._loop.is_closed():
+                raise RuntimeError("an AsyncClient is bound to the event loop it first connected in")
+            # First use, or the old loop is gone (its connection with it): start over here.
+            if self._conn is not None:
+                self._conn.close(JournalConnectionError("event loop closed"))
+            self._loop, self._lock, self._conn = loop, None, None
         conn = self._conn
         if conn is not None and not conn.closed:
             return conn
