@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/kjournal/kjournal/journal"
+	"github.com/kjournal/kjournal/journal/kafka"
+)
+
+// P3: the recovery of many entities at once — every journal has most of its events in Cassandra and a
+// few unreplicated ones in Kafka (replicator paused) — read in full by concurrent reads through a
+// fresh sidecar with the head cache on, and with it off. The head cache answers every read's head from
+// one shared consumer per topic; without it each read scans its partition from pointer2 to its marker
+// with a pooled consumer of its own.
+func (e *env) runP3(ctx context.Context, r *report) (err error) {
+	const sc = "P3 recovery"
+	if !e.replicatorRunning(ctx) {
+		return errors.New("P3 needs the replicator (deploy/local/stack.sh start replicator)")
+	}
+	topic := e.name("p3")
+	ids := make([]string, e.sz.p3Journals)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%s_%04d", e.name("p3j"), i)
+	}
+	payload := randomPayload(e.sz.payloadBytes)
+	want := int64(e.sz.p3Replicated + e.sz.p3Unreplicated)
+
+	e.log.Printf("P3: %d journals × %d events, waiting for the replicator", len(ids), e.sz.p3Replicated)
+	last, err := e.appendAll(ctx, topic, ids, 1, e.sz.p3Replicated, e.sz.p3Replicated, payload)
+	if err != nil {
+		return fmt.Errorf("P3 seed: %w", err)
+	}
+	if err := e.waitReplicated(ctx, topic, last, 3*time.Minute); err != nil {
+		return fmt.Errorf("P3 seed: %w", err)
+	}
+	if e.pauseRepl {
+		e.log.Printf("P3: pausing the replicator")
+		if err := e.stackCmd(ctx, "stop", "replicator"); err != nil {
+			return fmt.Errorf("stop replicator: %w", err)
+		}
+		defer func() {
+			e.log.Printf("P3: restarting the replicator")
+			if serr := e.stackCmd(context.WithoutCancel(ctx), "start", "replicator"); serr != nil && err == nil {
+				err = fmt.Errorf("restart replicator: %w", serr)
+			}
+		}()
+	} else {
+		r.note("P3 ran with the replicator running (-pause-replicator=false): part of the head may have been replicated before the reads.")
+	}
+	e.log.Printf("P3: %d journals × %d unreplicated single-event appends", len(ids), e.sz.p3Unreplicated)
+	if _, err := e.appendAll(ctx, topic, ids, e.sz.p3Replicated+1, e.sz.p3Unreplicated, 1, payload); err != nil {
+		return fmt.Errorf("P3 head: %w", err)
+	}
+
+	type pass struct {
+		wall      time.Duration
+		consumers float64
+	}
+	readPass := func(headCache bool, ids []string) (pass, error) {
+		mode := map[bool]string{true: "on", false: "off"}[headCache]
+		p, err := e.startSidecar(ctx, "p3-cache-"+mode, sidecarOptions{headCache: headCache})
+		if err != nil {
+			return pass{}, err
+		}
+		defer p.stop()
+		conns := make([]*sockClient, e.sz.p3Conns)
+		for i := range conns {
+			if conns[i], err = dialSidecar(ctx, p.socket); err != nil {
+				return pass{}, err
+			}
+			defer conns[i].Close()
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, len(ids))
+		start := time.Now()
+		for i, id := range ids {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res, err := conns[i%len(conns)].readAll(ctx, topic, id, 256)
+				switch {
+				case err != nil:
+					errs <- fmt.Errorf("read %s (head cache %s): %w", id, mode, err)
+				case res.events != int(want) || res.highest != want:
+					errs <- fmt.Errorf("read %s (head cache %s): %d events up to %d, highest %d; want %d", id, mode, res.events, res.lastSeq, res.highest, want)
+				}
+			}()
+		}
+		wg.Wait()
+		wall := time.Since(start)
+		close(errs)
+		if err := <-errs; err != nil {
+			return pass{}, err
+		}
+		var n float64
+		for _, purpose := range []string{kafka.PurposeScan, kafka.PurposeFollow} {
+			v, err := metricSum(ctx, p.httpAddr, "kjournal_kafka_consumers_opened_total", map[string]string{"purpose": purpose})
+			if err != nil {
+				return pass{}, err
+			}
+			n += v
+		}
+		return pass{wall: wall, consumers: n}, nil
+	}
+
+	e.log.Printf("P3: warm-up, %d reads per mode", e.sz.p3Warmup)
+	for _, on := range []bool{false, true} {
+		if _, err := readPass(on, ids[:min(e.sz.p3Warmup, len(ids))]); err != nil {
+			return fmt.Errorf("P3 warm-up: %w", err)
+		}
+	}
+	var off, on, speedup, consOff, consOn []float64
+	for rep := range e.sz.reps {
+		e.log.Printf("P3: rep %d/%d, %d concurrent full reads, head cache off", rep+1, e.sz.reps, len(ids))
+		a, err := readPass(false, ids)
+		if err != nil {
+			return fmt.Errorf("P3: %w", err)
+		}
+		e.log.Printf("P3: rep %d/%d, %d concurrent full reads, head cache on", rep+1, e.sz.reps, len(ids))
+		b, err := readPass(true, ids)
+		if err != nil {
+			return fmt.Errorf("P3: %w", err)
+		}
+		off, on = append(off, ms(a.wall)), append(on, ms(b.wall))
+		speedup = append(speedup, float64(a.wall)/float64(b.wall))
+		consOff, consOn = append(consOff, a.consumers), append(consOn, b.consumers)
+	}
+	rw := r.add(sc, fmt.Sprintf("speedup: wall time head cache off ÷ on, %d concurrent full reads", len(ids)), "×", speedup, 1)
+	rw.target(">=", 20)
+	r.Summary["recovery_speedup"] = round(rw.Value.Median, 2)
+	r.add(sc, "wall time, head cache off", "ms", off, 0)
+	r.add(sc, "wall time, head cache on", "ms", on, 0)
+	r.add(sc, "Kafka consumers opened, head cache off", "", consOff, 0)
+	rw = r.add(sc, "Kafka consumers opened, head cache on (1 topic)", "", consOn, 0)
+	rw.target("==", 1)
+	r.Summary["recovery_consumers_opened"] = map[string]any{
+		"head_cache_on":  round(summarize(consOn).Median, 0),
+		"head_cache_off": round(summarize(consOff).Median, 0),
+	}
+	r.note("P3: each pass is a fresh sidecar (started, then the reads timed); %d journals with %d events in Cassandra and %d unreplicated single-event appends each, read over %d connections; consumers opened = kjournal_kafka_consumers_opened_total (scan + follow) of that sidecar.",
+		len(ids), e.sz.p3Replicated, e.sz.p3Unreplicated, e.sz.p3Conns)
+	return nil
+}
+
+// appendAll appends, to every journal, the events from..from+count-1 in appends of perAppend events,
+// through the in-process journal library (many journals at once), and returns the highest offset
+// written per partition.
+func (e *env) appendAll(ctx context.Context, topic string, ids []string, from, count, perAppend int, payload []byte) (map[int32]int64, error) {
+	var mu sync.Mutex
+	last := map[int32]int64{}
+	jobs := make(chan string)
+	errs := make(chan error, 1)
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range jobs {
+				j := e.journals.Journal(journal.Key{Topic: topic, ID: id})
+				for s := from; s < from+count; s += perAppend {
+					var evs []journal.Event
+					for k := s; k < min(s+perAppend, from+count); k++ {
+						evs = append(evs, journal.Event{SeqNr: journal.SeqNr(k), Payload: journal.BinaryPayload(payload)})
+					}
+					po, err := j.Append(ctx, evs, journal.AppendOptions{})
+					if err != nil {
+						select {
+						case errs <- err:
+						default:
+						}
+						return
+					}
+					mu.Lock()
+					last[po.Partition] = max(last[po.Partition], po.Offset)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+feed:
+	for _, id := range ids {
+		select {
+		case jobs <- id:
+		case err := <-errs:
+			errs <- err
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return nil, err
+	default:
+	}
+	return last, nil
+}
+
+// waitReplicated waits until pointer2 of every partition in last has reached its offset.
+func (e *env) waitReplicated(ctx context.Context, topic string, last map[int32]int64, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		behind := 0
+		for p, off := range last {
+			got, ok, err := e.store.Offset(ctx, topic, p)
+			if err != nil {
+				return err
+			}
+			if !ok || got < off {
+				behind++
+			}
+		}
+		if behind == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("replicator: %d partitions of %s not replicated after %s", behind, topic, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

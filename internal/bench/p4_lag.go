@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/kjournal/kjournal/journal"
+)
+
+// p4Poll is how often pointer2 is read per partition; it bounds the resolution of the lag.
+const p4Poll = 10 * time.Millisecond
+
+// P4: the replicator's lag at a steady append rate. Single-event appends are produced open-loop at
+// p4Rate/s over p4Journals journals through the journal library (the sidecar's producer code, in this
+// process, so that the rate does not depend on the socket); every partition's pointer2 is polled every
+// p4Poll. An event's lag is the time from its Kafka acknowledgement to the first poll that saw
+// pointer2 ≥ its offset, i.e. until a read would take it from Cassandra.
+func (e *env) runP4(ctx context.Context, r *report) error {
+	const sc = "P4 replication lag"
+	if !e.replicatorRunning(ctx) {
+		return errors.New("P4 needs the replicator (deploy/local/stack.sh start replicator)")
+	}
+	topic := e.name("p4")
+	ids := make([]string, e.sz.p4Journals)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%s_%04d", e.name("p4j"), i)
+	}
+	payload := randomPayload(e.sz.payloadBytes)
+	parts, err := e.klog.Partitions(ctx, topic)
+	if err != nil {
+		return err
+	}
+	seqs := make([]int64, len(ids))
+	var seqMu sync.Mutex
+
+	type acked struct {
+		at        time.Time
+		partition int32
+		offset    int64
+	}
+	// steady appends at rate for d and returns the acknowledgements and the achieved rate.
+	steady := func(d time.Duration, rate int) ([]acked, float64, error) {
+		var mu sync.Mutex
+		var out []acked
+		var firstErr error
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 2048) // appends in flight; more means the producer cannot keep up
+		const tick = 2 * time.Millisecond
+		start := time.Now()
+		sent := 0
+		t := time.NewTicker(tick)
+		defer t.Stop()
+	loop:
+		for now := start; now.Sub(start) < d; now = <-t.C {
+			due := int(float64(now.Sub(start)+tick) * float64(rate) / float64(time.Second))
+			for ; sent < due; sent++ {
+				select {
+				case sem <- struct{}{}:
+				case <-ctx.Done():
+					break loop
+				}
+				j := sent % len(ids)
+				seqMu.Lock()
+				seqs[j]++
+				seq := seqs[j]
+				seqMu.Unlock()
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer func() { <-sem }()
+					evs := []journal.Event{{SeqNr: journal.SeqNr(seq), Payload: journal.BinaryPayload(payload)}}
+					po, err := e.journals.Journal(journal.Key{Topic: topic, ID: ids[j]}).Append(ctx, evs, journal.AppendOptions{})
+					at := time.Now()
+					mu.Lock()
+					defer mu.Unlock()
+					if err != nil {
+						if firstErr == nil {
+							firstErr = err
+						}
+						return
+					}
+					out = append(out, acked{at: at, partition: po.Partition, offset: po.Offset})
+				}()
+			}
+		}
+		wg.Wait()
+		elapsed := time.Since(start)
+		return out, float64(len(out)) / elapsed.Seconds(), firstErr
+	}
+
+	// The pollers run through the warm-up and every repetition.
+	type sample struct {
+		at     time.Time
+		offset int64
+	}
+	samples := make(map[int32][]sample, len(parts))
+	var smu sync.Mutex
+	pollCtx, stopPoll := context.WithCancel(ctx)
+	var pwg sync.WaitGroup
+	for _, p := range parts {
+		pwg.Add(1)
+		go func() {
+			defer pwg.Done()
+			t := time.NewTicker(p4Poll)
+			defer t.Stop()
+			prev := int64(-1)
+			for {
+				off, ok, err := e.store.Offset(pollCtx, topic, p)
+				at := time.Now()
+				if err == nil && ok && off != prev {
+					prev = off
+					smu.Lock()
+					samples[p] = append(samples[p], sample{at: at, offset: off})
+					smu.Unlock()
+				}
+				select {
+				case <-pollCtx.Done():
+					return
+				case <-t.C:
+				}
+			}
+		}()
+	}
+	defer func() { stopPoll(); pwg.Wait() }()
+
+	// lags waits until every ack is replicated and returns the lags in ms.
+	lags := func(acks []acked) ([]float64, error) {
+		last := map[int32]int64{}
+		for _, a := range acks {
+			last[a.partition] = max(last[a.partition], a.offset)
+		}
+		if err := e.waitReplicated(ctx, topic, last, 2*time.Minute); err != nil {
+			return nil, err
+		}
+		time.Sleep(2 * p4Poll) // let the pollers see what waitReplicated saw
+		smu.Lock()
+		defer smu.Unlock()
+		out := make([]float64, 0, len(acks))
+		for _, a := range acks {
+			ss := samples[a.partition]
+			i := sort.Search(len(ss), func(i int) bool { return ss[i].offset >= a.offset })
+			if i == len(ss) {
+				return nil, fmt.Errorf("partition %d: pointer2 never seen at %d", a.partition, a.offset)
+			}
+			out = append(out, max(ms(ss[i].at.Sub(a.at)), 0))
+		}
+		return out, nil
+	}
+
+	warm := min(5*time.Second, e.sz.p4Duration/2)
+	e.log.Printf("P4: warm-up, %s at %d appends/s", warm, e.sz.p4Rate)
+	acks, _, err := steady(warm, e.sz.p4Rate)
+	if err != nil {
+		return fmt.Errorf("P4 warm-up: %w", err)
+	}
+	if _, err := lags(acks); err != nil {
+		return fmt.Errorf("P4 warm-up: %w", err)
+	}
+	var p50, p99, pmax, rates []float64
+	for rep := range e.sz.reps {
+		e.log.Printf("P4: rep %d/%d, %s at %d single-event appends/s over %d journals", rep+1, e.sz.reps, e.sz.p4Duration, e.sz.p4Rate, len(ids))
+		acks, rate, err := steady(e.sz.p4Duration, e.sz.p4Rate)
+		if err != nil {
+			return fmt.Errorf("P4: %w", err)
+		}
+		l, err := lags(acks)
+		if err != nil {
+			return fmt.Errorf("P4: %w", err)
+		}
+		p50, p99 = append(p50, percentile(l, 0.5)), append(p99, percentile(l, 0.99))
+		pmax, rates = append(pmax, percentile(l, 1)), append(rates, rate)
+	}
+	rw := r.add(sc, "lag p50 (Kafka ack → pointer2 ≥ offset)", "ms", p50, 1)
+	r.Summary["replication_lag_p50_ms"] = round(rw.Value.Median, 1)
+	rw = r.add(sc, "lag p99", "ms", p99, 1)
+	rw.target("<=", 200)
+	r.Summary["replication_lag_p99_ms"] = round(rw.Value.Median, 1)
+	r.add(sc, "lag max", "ms", pmax, 1)
+	r.add(sc, "append rate achieved", "events/s", rates, 0)
+	r.note("P4: %s per repetition at %d single-event appends/s over %d journals, produced in-process with the journal library; pointer2 polled every %s per partition (the lag's resolution).",
+		e.sz.p4Duration, e.sz.p4Rate, len(ids), p4Poll)
+	return nil
+}
