@@ -106,8 +106,9 @@ func (s *Stream) tail(ctx context.Context, from int64, next, highest SeqNr, yiel
 				continue // already emitted: Cassandra overlap or a duplicated Kafka record
 			}
 			if e.SeqNr > highest {
-				stop = true
-				return nil
+				// Only out-of-order appends (concurrent appends to one journal, which callers must
+				// not do) put an event above the newest Append's last seqNr; skip it, keep going.
+				continue
 			}
 			rec := EventRecord{
 				Event:           e,
