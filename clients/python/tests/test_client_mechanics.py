@@ -480,3 +480,16 @@ async def test_async_client_refuses_a_second_running_loop(fake: MakeFake) -> Non
         t.start()
         t.join(5)
         assert len(err) == 1 and isinstance(err[0], RuntimeError)
+
+
+def test_dropped_client_closes_its_connection(fake: MakeFake) -> None:
+    import gc
+
+    f = fake(serve_pings)
+    c = Client(f.path)
+    c.ping()
+    thread = c._conn._reader  # type: ignore[union-attr]
+    del c
+    gc.collect()
+    thread.join(5)
+    assert not thread.is_alive()

@@ -232,3 +232,26 @@ def test_record_too_large(client: Client, journal_id: str) -> None:
     with pytest.raises(kjournal.RecordTooLargeError) as e:
         client.journal(journal_id).append([Event(1, TOO_LARGE_FOR_KAFKA)])
     assert e.value.retryable is False
+
+
+def test_slow_consumer_does_not_time_out(socket_path: str, journal_id: str) -> None:
+    """The deadline covers the sidecar's work, never the consumer's pace (nor the client's)."""
+    with Client(socket_path, timeout=0.5, read_window=2) as c:
+        j = c.journal(journal_id)
+        j.append([Event(i) for i in range(1, 5)])
+        got = []
+        for r in j.read():
+            got.append(r.seq_nr)
+            threading.Event().wait(0.8)  # slower than timeout + nothing else going on
+        assert got == [1, 2, 3, 4]
+
+
+def test_tiny_deadline(client: Client, journal_id: str) -> None:
+    """A deadline too short for a Mark round trip fails retryably (or the sidecar was quick)."""
+    j = client.journal(journal_id)
+    j.append([Event(1)])
+    try:
+        assert j.pointer(timeout=0.001) == 1
+    except (kjournal.JournalTimeoutError, kjournal.MarkerTimeoutError) as e:
+        assert e.retryable
+    assert j.pointer() == 1

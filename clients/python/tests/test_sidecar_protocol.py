@@ -39,7 +39,11 @@ class Raw:
         while True:
             raw = self.decoder.next_raw()
             if raw is not None:
-                return protocol.unpack_body(raw)
+                body = protocol.unpack_body(raw)
+                # The Go encoder writes the canonical form (PROTOCOL.md, Canonical encoding), which
+                # msgpack.packb reproduces from the decoded map (key order kept).
+                assert protocol.pack_frame(body)[4:] == raw, f"not canonical: {raw.hex()}"
+                return body
             data = self.sock.recv(65536)
             if not data:
                 return None
@@ -208,3 +212,45 @@ def test_requests_in_the_example_session_shape(raw: Raw) -> None:
     ex = from_notation({"id": 5, "op": "delete", "journal": nobody, "to": 0})
     raw.send(ex)
     assert error_of(raw.recv()) == (5, 201)
+
+
+def test_too_many_requests(socket_path: str, filled: str) -> None:
+    r = Raw(socket_path)
+    try:
+        limit = r.hello()["max_in_flight"]
+        if limit > 1024:
+            pytest.skip(f"max_in_flight {limit} is too many streams to open in a test")
+        for i in range(limit):  # open streams without credit stay in flight
+            r.send(protocol.read_request(100 + i, filled, credit=0))
+        r.send(protocol.ping_request(99))
+        frame = r.recv()
+        assert error_of(frame) == (99, 300)
+        assert frame is not None and frame["error"]["retryable"] is True
+        for i in range(limit):
+            r.send(protocol.cancel_request(100 + i))
+        ended = set()
+        while len(ended) < limit:
+            frame = r.recv()
+            assert frame is not None and "error" in frame, frame
+            assert frame["error"]["code"] == 302, frame
+            ended.add(frame["id"])
+        r.send(protocol.ping_request(99))
+        assert r.recv() == {"id": 99}
+    finally:
+        r.close()
+
+
+def test_unknown_request_keys_are_ignored(raw: Raw) -> None:
+    raw.send({"id": 41, "op": "ping", "future_field": {"x": [1, 2]}, "timeout_ms": None})
+    assert raw.recv() == {"id": 41}
+
+
+def test_waiting_for_credit_is_not_timed(raw: Raw, filled: str) -> None:
+    """A read's deadline covers the sidecar's work, not the time its consumer takes."""
+    raw.send(protocol.read_request(42, filled, credit=0, timeout_ms=1000))
+    assert raw.nothing_within(2.0)
+    raw.send(protocol.credit_request(42, 10))
+    seen = []
+    while (frame := raw.recv()) is not None and "events" in frame:
+        seen += [e["seq_nr"] for e in frame["events"]]
+    assert seen == [1, 2, 3, 4, 5] and frame == {"id": 42, "end": True, "highest_seq_nr": 5}

@@ -321,6 +321,8 @@ class Client:
             conn = self._conn
             if conn is None or conn.closed:
                 conn = self._conn = _Connection(self.path, self._connect_timeout)
+                # A client dropped without close() must not leave its socket and thread behind.
+                weakref.finalize(self, conn.close, JournalConnectionError("client collected"))
             return conn
 
     def _deadline(self, conn: _Connection, request_ms: int | None) -> float:
