@@ -21,6 +21,9 @@ var (
 	ErrDataIntegrity = errors.New("journal: data integrity violated")
 	// ErrClosed: the Journals (or one of its backends) was closed.
 	ErrClosed = errors.New("journal: closed")
+	// ErrRecordTooLarge: the action's Kafka record is larger than the producer or the broker accepts;
+	// retrying does not help, smaller appends do.
+	ErrRecordTooLarge = errors.New("journal: record too large")
 )
 
 // Log is the Kafka side of a journal: where actions are produced and read back. journal/kafka

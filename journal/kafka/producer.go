@@ -2,7 +2,9 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -94,6 +96,9 @@ func (p *producer) produce(ctx context.Context, key journal.Key, msg *sarama.Pro
 	select {
 	case r := <-res:
 		if r.err != nil {
+			if tooLarge(r.err) {
+				return journal.PartitionOffset{}, fmt.Errorf("produce %s: %w: %w", key, journal.ErrRecordTooLarge, r.err)
+			}
 			return journal.PartitionOffset{}, fmt.Errorf("produce %s: %w: %w", key, journal.ErrKafkaUnavailable, r.err)
 		}
 		p.m.produceLatency.Observe(time.Since(start).Seconds())
@@ -138,4 +143,13 @@ func (p *producer) close() {
 	// Not ap.Close: it would drain Successes and Errors itself and steal the results from dispatch.
 	p.ap.AsyncClose()
 	<-p.done
+}
+
+// tooLarge reports whether a produce error means the record is too large: sarama refuses records
+// over Producer.MaxMessageBytes itself (with a ConfigurationError), brokers over their
+// max.message.bytes.
+func tooLarge(err error) bool {
+	var ce sarama.ConfigurationError
+	return errors.Is(err, sarama.ErrMessageSizeTooLarge) || errors.Is(err, sarama.ErrMessageSetSizeTooLarge) ||
+		errors.As(err, &ce) && strings.Contains(string(ce), "MaxMessageBytes")
 }
