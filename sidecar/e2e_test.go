@@ -172,6 +172,15 @@ func TestSidecar_Operations(t *testing.T) {
 		}
 	})
 
+	t.Run("record too large", func(t *testing.T) {
+		// Within max_frame_bytes, beyond the producer's 1 MiB: not retryable.
+		big := []protocol.Event{{SeqNr: 1, PayloadType: protocol.PayloadBinary, Payload: make([]byte, 2<<20)}}
+		e := wantError(t, c.do(&protocol.AppendRequest{Journal: testenv.Name("big"), Events: big}), protocol.CodeRecordTooLarge)
+		if e.Retryable {
+			t.Fatal("RECORD_TOO_LARGE is retryable")
+		}
+	})
+
 	t.Run("timeout", func(t *testing.T) {
 		// A deadline too short for a Mark round trip.
 		rep := c.do(&protocol.PointerRequest{Journal: testenv.Name("slow"), TimeoutMs: 1})

@@ -33,6 +33,8 @@ func wireError(ctx context.Context, id uint64, err error) *protocol.Error {
 	switch {
 	case errors.As(err, &pe):
 		return pe.WithID(id)
+	case errors.Is(err, journal.ErrRecordTooLarge):
+		return protocol.NewError(id, protocol.CodeRecordTooLarge, "%v", err)
 	case errors.Is(err, journal.ErrKafkaUnavailable):
 		return protocol.NewError(id, protocol.CodeKafkaUnavailable, "%v", err)
 	case errors.Is(err, journal.ErrCassandraUnavailable):
