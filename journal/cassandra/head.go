@@ -31,6 +31,9 @@ type Head struct {
 	// Segment is the metajournal segment the row is in: MetaJournalSegment(id, Segments), or the
 	// legacy MetaJournalSegment(id, LegacySegments).
 	Segment int64
+	// Updated is the replicator's clock when the row last changed (column updated); zero when
+	// the column is null. Writes ignore it.
+	Updated time.Time
 }
 
 // Expiry is when a journal expires: After is the expire_after duration the last append asked
@@ -121,14 +124,15 @@ func (st *Store) selectHead(ctx context.Context, key journal.Key, segment int64)
 		expireAfter *gocql.Duration
 		expireOn    *time.Time
 		recordID    *gocql.UUID
+		updated     *time.Time
 	)
 	err := st.s.Query(`
-SELECT partition, offset, segment_size, seq_nr, delete_to, expire_after, expire_on, record_id FROM `+st.metaJournal+`
+SELECT partition, offset, segment_size, seq_nr, delete_to, expire_after, expire_on, record_id, updated FROM `+st.metaJournal+`
 WHERE id = ?
 AND topic = ?
 AND segment = ?
 `, key.ID, key.Topic, segment).WithContext(ctx).Consistency(st.cfg.ReadConsistency).
-		Scan(&partition, &offset, &segmentSize, &seqNr, &deleteTo, &expireAfter, &expireOn, &recordID)
+		Scan(&partition, &offset, &segmentSize, &seqNr, &deleteTo, &expireAfter, &expireOn, &recordID, &updated)
 	if errors.Is(err, gocql.ErrNotFound) {
 		return Head{}, false, nil
 	}
@@ -153,6 +157,9 @@ AND segment = ?
 	if recordID != nil {
 		r := RecordID(*recordID)
 		h.RecordID = &r
+	}
+	if updated != nil {
+		h.Updated = updated.UTC()
 	}
 	return h, true, nil
 }
