@@ -65,8 +65,9 @@ test-node:
 node-build:
 	cd clients/node && npm ci --no-audit --no-fund --prefer-offline --loglevel=error && npm run --silent build
 
+# Python app -> sidecar -> Kafka -> replicator -> Cassandra, and back; see deploy/local/demo.sh.
 demo: deps
-	@$(WITH_STACK) $(GO) test -count=1 -v -run 'Smoke' ./journal/...
+	@KJ_SERVICES="kafka cassandra replicator sidecar" $(WITH_STACK) deploy/local/demo.sh
 
 # Every decoder of untrusted bytes has a fuzz target; seeds come from the golden and protocol vectors.
 FUZZ_TARGETS := ./journal/:FuzzDecodeActionHeader ./journal/:FuzzDecodeEvents ./journal/:FuzzParseExpireAfter \
