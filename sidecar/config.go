@@ -88,6 +88,16 @@ type Config struct {
 	Gatherer prometheus.Gatherer
 }
 
+// Validate reports what New would reject in cfg, but for a missing Journals: a main checks its flags
+// with it before connecting to the backends.
+func (cfg Config) Validate() error {
+	if cfg.Journals == nil {
+		cfg.Journals = &journal.Journals{}
+	}
+	_, err := cfg.withDefaults()
+	return err
+}
+
 // withDefaults returns cfg with zero values replaced by defaults, or an error when a value is invalid.
 func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Journals == nil {

@@ -173,6 +173,9 @@ func runSidecar(ctx context.Context, args []string, stderr io.Writer) int {
 		return fail(2, "%v", err)
 	}
 	cfg, err := f.config()
+	if err == nil {
+		err = cfg.Validate()
+	}
 	if err != nil {
 		return fail(2, "%v", err)
 	}
