@@ -30,6 +30,12 @@ export interface Handler {
   onClose(err: ConnectionError): void;
 }
 
+/** A request with its id, encoded. */
+export interface Prepared {
+  readonly id: number;
+  readonly bytes: Buffer;
+}
+
 interface SlotWaiter {
   grant(): void;
   fail(err: Error): void;
@@ -116,6 +122,12 @@ export class Connection {
         });
         void conn.closed.then((err) => reject(err ?? new ConnectionError(`connect to ${opts.path}: closed`)));
       });
+      // A full sidecar writes TOO_MANY_CONNECTIONS and closes without reading. Give the event loop one
+      // poll for that frame before writing hello: a write to the closed socket (EPIPE) would destroy
+      // the socket with the frame still unread.
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
+      conn.checkOpen();
       const wire = toWire({ op: 'hello', versions: [PROTOCOL_VERSION], client: opts.clientName });
       const info = await conn.call(wire, opts.connectTimeoutMs, decodeHelloReply);
       if (info.version !== PROTOCOL_VERSION) {
@@ -210,29 +222,31 @@ export class Connection {
   }
 
   /**
-   * Sends a request that holds a slot (acquired by the caller) and routes its frames to `handler`.
-   * Returns the request's id. Throws (and releases the slot) if the frame is too large.
+   * Gives a request its id and encodes it. Done before waiting for a slot, so that a request too
+   * large to send fails at once.
+   * @throws RangeError if the frame is larger than max_frame_bytes.
    */
-  send(wire: WireRequest, handler: Handler): number {
+  prepare(wire: WireRequest): Prepared {
+    const id = this.nextId++;
+    const bytes = encodeFrame(id, wire);
+    const max = this.info?.maxFrameBytes ?? this.reader.maxFrameBytes;
+    if (bytes.length - 4 > max) {
+      throw new RangeError(`${wire.op}: the request is ${bytes.length - 4} bytes, more than max_frame_bytes ${max}; split it`);
+    }
+    return { id, bytes };
+  }
+
+  /**
+   * Sends a prepared request that holds a slot (acquired by the caller) and routes its frames to
+   * `handler`. If the connection has ended, gives the slot back and throws its ConnectionError.
+   */
+  send(p: Prepared, handler: Handler): void {
     if (this.ended) {
       this.release();
       throw new ConnectionError(this.ended.message, this.ended.cause);
     }
-    const id = this.nextId++;
-    let bytes: Buffer;
-    try {
-      bytes = encodeFrame(id, wire);
-      const max = this.info?.maxFrameBytes ?? this.reader.maxFrameBytes;
-      if (bytes.length - 4 > max) {
-        throw new RangeError(`${wire.op}: the request is ${bytes.length - 4} bytes, more than max_frame_bytes ${max}; split it`);
-      }
-    } catch (err) {
-      this.release();
-      throw err;
-    }
-    this.handlers.set(id, handler);
-    this.socket.write(bytes);
-    return id;
+    this.handlers.set(p.id, handler);
+    this.socket.write(p.bytes);
   }
 
   /** Sends `credit` or `cancel` for an open stream: no slot, no reply. */
@@ -248,6 +262,12 @@ export class Connection {
   call<T>(wire: WireRequest, timeoutMs: number | undefined, decode: (b: Body) => T): Promise<T> {
     const local = timeoutMs ?? this.localDeadlineMs(wire['timeout_ms']);
     const what = String(wire.op);
+    let prepared: Prepared;
+    try {
+      prepared = this.prepare(wire);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return new Promise<T>((resolve, reject) => {
       let settled = false;
       const settle = (fn: () => void) => {
@@ -265,7 +285,7 @@ export class Connection {
             return;
           }
           try {
-            this.send(wire, {
+            this.send(prepared, {
               onFrame: (b) => {
                 settle(() => {
                   try {

@@ -73,6 +73,7 @@ export class ReadStream implements AsyncIterable<EventRecord> {
   async #start(): Promise<void> {
     this.#state = 'open';
     const local = this.#conn.localDeadlineMs(this.#wire['timeout_ms']);
+    const prepared = this.#conn.prepare(this.#wire);
     await this.#conn.acquire(local, 'read');
     const handler: Handler = {
       onFrame: (b) => this.#onFrame(b),
@@ -84,7 +85,8 @@ export class ReadStream implements AsyncIterable<EventRecord> {
       this.#conn.releaseSlot();
       return;
     }
-    this.#id = this.#conn.send(this.#wire, handler);
+    this.#conn.send(prepared, handler);
+    this.#id = prepared.id;
   }
 
   async #next(): Promise<IteratorResult<EventRecord>> {

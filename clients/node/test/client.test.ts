@@ -21,6 +21,7 @@ import {
   type EventRecord,
 } from '../src/index.js';
 import { FakeSidecar, type FakeOptions } from './fake.js';
+import { frame } from '../src/wire.js';
 
 async function fake(t: TestContext, o: FakeOptions = {}): Promise<FakeSidecar> {
   const f = await FakeSidecar.start(o);
@@ -83,6 +84,18 @@ describe('connect', () => {
       },
     });
     await assert.rejects(connect({ path: f.path }), (e: unknown) => e instanceof TooManyConnectionsError && e.retryable && e.code === 301);
+  });
+
+  test('TOO_MANY_CONNECTIONS and an immediate close, before hello is written: connect still reports it', async (t) => {
+    const f = await fake(t, {
+      onConnect: (c) => {
+        const full = frame(encode({ id: 0, error: { code: Code.TOO_MANY_CONNECTIONS, message: 'full', retryable: true } }));
+        c.socket.write(full, () => c.socket.destroy());
+      },
+    });
+    for (let i = 0; i < 5; i++) {
+      await assert.rejects(connect({ path: f.path }), TooManyConnectionsError);
+    }
   });
 
   test('UNSUPPORTED_VERSION: connect rejects with it', async (t) => {
@@ -191,6 +204,18 @@ describe('replies and errors', () => {
     const c = await client(t, f);
     const err = await c.ping().catch((e: unknown) => e);
     assert.ok(err instanceof ConnectionError && err.cause instanceof BadReplyError);
+  });
+
+  test('a request larger than max_frame_bytes fails at once, even with every slot taken', async (t) => {
+    const f = await fake(t, { hello: { version: 1, server: 'x', max_frame_bytes: 200, max_in_flight: 1, default_topic: 't', default_timeout_ms: 1000 } });
+    const c = await client(t, f);
+    const held = c.ping().catch(() => undefined); // never answered: holds the only slot
+    await new Promise((r) => setTimeout(r, 20));
+    const started = Date.now();
+    await assert.rejects(c.journal('j').append([{ seqNr: 1, payload: 'x'.repeat(300) }]), RangeError);
+    assert.ok(Date.now() - started < 500);
+    await c.close();
+    await held;
   });
 
   test('a request larger than max_frame_bytes is refused before sending', async (t) => {
