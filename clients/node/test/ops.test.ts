@@ -1,7 +1,7 @@
 // Every operation against the real sidecar (KJOURNAL_SOCKET), on fresh journals.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ConnectionError, MAX_SEQ_NR, connect, type EventRecord } from '../src/index.js';
+import { ConnectionError, MAX_SEQ_NR, RecordTooLargeError, connect, type EventRecord } from '../src/index.js';
 import { NEEDS_SIDECAR, collect, freshId, socketPath, testClient } from './helpers.js';
 
 describe('operations', { skip: NEEDS_SIDECAR }, () => {
@@ -170,6 +170,19 @@ describe('operations', { skip: NEEDS_SIDECAR }, () => {
     await j.append([{ seqNr: 1, payload: 'a' }, { seqNr: 2, payload: 'b' }]);
     await j.append([{ seqNr: 2, payload: 'dup' }, { seqNr: 3, payload: 'c' }]);
     assert.deepEqual((await collect(j.read())).events.map((e) => e.payload), ['a', 'b', 'c']);
+  });
+
+  test('large events: a record Kafka refuses is RECORD_TOO_LARGE; big events read back across frames', async (t) => {
+    const c = await testClient(t);
+    const j = c.journal(freshId());
+    const err = await j.append([{ seqNr: 1, payload: Buffer.alloc(4 * 1024 * 1024, 7) }]).catch((e: unknown) => e);
+    assert.ok(err instanceof RecordTooLargeError, String(err));
+    assert.equal(err.retryable, false);
+    const big = Buffer.alloc(256 * 1024, 1);
+    for (let i = 1; i <= 6; i++) await j.append([{ seqNr: i, payload: big }]);
+    const r = await collect(j.read());
+    assert.equal(r.events.length, 6);
+    assert.ok(r.events.every((e) => e.payload instanceof Uint8Array && Buffer.compare(e.payload, big) === 0));
   });
 
   test('close: later calls fail with ConnectionError; closed() resolves undefined', async () => {
