@@ -493,3 +493,26 @@ def test_dropped_client_closes_its_connection(fake: MakeFake) -> None:
     gc.collect()
     thread.join(5)
     assert not thread.is_alive()
+
+
+def test_cancel_from_a_thread_already_writing_does_not_deadlock(fake: MakeFake) -> None:
+    """A ReadStream finalized by the garbage collector may run its cleanup in a thread that is in
+    the middle of writing a frame: the cancel is queued and sent after that frame."""
+    f = fake(stream_until_cancel)
+    with Client(f.path, read_window=4) as c:
+        it = iter(c.journal("j").read())
+        assert next(it).seq_nr == 1
+        conn = c._conn
+        assert conn is not None
+        done = threading.Event()
+
+        def cleanup_while_writing() -> None:
+            with conn._wlock, conn._lock:  # as if the GC ran here, mid-write and mid-dispatch
+                it.close()  # type: ignore[attr-defined]
+            done.set()
+
+        t = threading.Thread(target=cleanup_while_writing)
+        t.start()
+        assert done.wait(5), "deadlock"
+        c.ping()  # sends the queued cancel first, then the ping
+    assert ops(f.conns[0])[-2:] == ["cancel", "ping"]

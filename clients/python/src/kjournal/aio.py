@@ -51,6 +51,7 @@ class _AsyncConnection(asyncio.Protocol):
         self._session = Session()
         self._waiters: dict[int, _Waiter] = {}
         self._transport: asyncio.Transport | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._close_error: JournalError | None = None
         self._writable = asyncio.Event()
@@ -86,6 +87,7 @@ class _AsyncConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
+        self._loop = asyncio.get_running_loop()
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -165,8 +167,16 @@ class _AsyncConnection(asyncio.Protocol):
             raise self._closed_error()
         self._transport.write(frame)
 
-    def control(self, body: dict[str, Any]) -> None:
-        """Send a credit or cancel if its stream is still open; never raises for a dead connection."""
+    def control(self, body: dict[str, Any], *, deferred: bool = False) -> None:
+        """Send a credit or cancel if its stream is still open; never raises for a dead connection.
+
+        ``deferred``: send from the event loop's next iteration rather than now — for calls from
+        a finalizer, which may run in the middle of another write.
+        """
+        if deferred:
+            if self._loop is not None and not self._closed:
+                self._loop.call_soon_threadsafe(self.control, body)
+            return
         if self._closed or not self._session.is_in_flight(body["id"]):
             return
         frame = self._session.control(body)
@@ -411,8 +421,8 @@ class AsyncReadStream:
 
     Lazy, flow-controlled and cancelled on early exit like :class:`kjournal.ReadStream`: the read
     is sent when the iteration starts; leaving the loop early (``break``, an exception, the task
-    being cancelled) sends ``cancel`` as soon as the iterator is dropped, as do :meth:`aclose` and
-    leaving an ``async with`` block. After the loop ends normally, :attr:`highest_seq_nr` holds the
+    being cancelled) sends ``cancel`` as soon as the iterator is dropped (from the event loop's
+    next iteration), and :meth:`aclose` or leaving an ``async with`` block sends it at once. After the loop ends normally, :attr:`highest_seq_nr` holds the
     journal's highest seq_nr as of the read.
     """
 
@@ -471,13 +481,15 @@ class AsyncReadStream:
         it = self._iter() if self._iter is not None else None
         if it is not None:
             it.close()
+        elif self._started and not self._finished:
+            await asyncio.sleep(0)  # the dropped iterator's deferred cancel goes out now
         self._started = True
 
 
 class _AsyncStreamIterator:
     """The iterator of an AsyncReadStream.
 
-    A class rather than an async generator so that dropping it cancels the read at once
+    A class rather than an async generator so that dropping it cancels the read right away
     (``__del__``), instead of whenever the event loop gets round to finalizing a generator.
     """
 
@@ -522,17 +534,17 @@ class _AsyncStreamIterator:
             self._conn.control(protocol.credit_request(self._id, n))
         return record
 
-    def close(self) -> None:
+    def close(self, *, deferred: bool = False) -> None:
         """Cancel the read if it is still open; a no-op when it already ended."""
         if self._done:
             return
         self._done = True
         self._buffer.clear()
         if self._conn is not None:
-            self._conn.control(protocol.cancel_request(self._id))
+            self._conn.control(protocol.cancel_request(self._id), deferred=deferred)
 
     def __del__(self) -> None:
         try:
-            self.close()
+            self.close(deferred=True)
         except Exception:  # never raise from a finalizer (e.g. the event loop is gone)
             pass

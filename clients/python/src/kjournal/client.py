@@ -14,6 +14,7 @@ import queue
 import socket
 import threading
 import weakref
+from collections import deque
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any
@@ -51,9 +52,13 @@ class _Connection:
     def __init__(self, path: str, connect_timeout: float) -> None:
         self.path = path
         self._session = Session()
-        self._lock = threading.Lock()  # guards _session, _waiters, _closed
+        # Guards _session, _waiters, _closed, _outbox. Reentrant because a ReadStream dropped in
+        # a reference cycle is finalized by the garbage collector in whatever thread it runs,
+        # possibly one holding this lock, and its cleanup sends a cancel.
+        self._lock = threading.RLock()
         self._slot_free = threading.Condition(self._lock)
         self._wlock = threading.Lock()  # one frame at a time on the socket
+        self._outbox: deque[bytes] = deque()  # credit and cancel frames waiting for _wlock
         self._waiters: dict[int, _Waiter] = {}
         self._closed = False
         self._close_error: JournalError | None = None
@@ -111,10 +116,36 @@ class _Connection:
     def _send(self, frame: bytes) -> None:
         try:
             with self._wlock:
+                self._drain_outbox()  # control frames queued earlier go first
                 self._sock.sendall(frame)
+                self._drain_outbox()
         except OSError as e:
             self._lost_while_sending(e)
             raise self._closed_error() from e
+        self._flush()
+
+    def _drain_outbox(self) -> None:
+        # Called with _wlock held.
+        while True:
+            with self._lock:
+                if not self._outbox:
+                    return
+                frame = self._outbox.popleft()
+            self._sock.sendall(frame)
+
+    def _flush(self) -> None:
+        """Send queued control frames, unless another writer (maybe this very thread, from a
+        finalizer) holds the socket: that writer sends them when it is done."""
+        while self._outbox:
+            if not self._wlock.acquire(blocking=False):
+                return
+            try:
+                self._drain_outbox()
+            except OSError as e:
+                self._wlock.release()
+                self._lost_while_sending(e)
+                return
+            self._wlock.release()
 
     def _lost_while_sending(self, e: OSError) -> None:
         # The reader usually knows better why (an error frame such as TOO_MANY_CONNECTIONS or
@@ -128,16 +159,12 @@ class _Connection:
         with self._lock:
             if self._closed or not self._session.is_in_flight(body["id"]):
                 return
-            frame = self._session.control(body)
+            self._outbox.append(self._session.control(body))
             if body["op"] == "cancel":
                 waiter = self._waiters.get(body["id"])
                 if waiter is not None:
                     waiter.discard = True
-        try:
-            with self._wlock:
-                self._sock.sendall(frame)
-        except OSError as e:
-            self._lost_while_sending(e)
+        self._flush()
 
     def wait(self, waiter: _Waiter, timeout: float) -> Any:
         """The next value for ``waiter``: a parsed reply, or a JournalError (returned, not raised)."""
