@@ -223,11 +223,6 @@ def test_sidecar_errors_are_journal_errors(client: Client, journal_id: str) -> N
     assert client.journal(journal_id).pointer() is None
 
 
-@pytest.mark.xfail(
-    reason="sidecar bug: a record over the producer's MaxMessageBytes fails with KAFKA_UNAVAILABLE "
-    "(400, retryable) instead of RECORD_TOO_LARGE (205, not retryable)",
-    strict=False,
-)
 def test_record_too_large(client: Client, journal_id: str) -> None:
     with pytest.raises(kjournal.RecordTooLargeError) as e:
         client.journal(journal_id).append([Event(1, TOO_LARGE_FOR_KAFKA)])
