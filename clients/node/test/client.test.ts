@@ -21,6 +21,7 @@ import {
   type EventRecord,
 } from '../src/index.js';
 import { FakeSidecar, type FakeOptions } from './fake.js';
+import { until } from './helpers.js';
 import { frame } from '../src/wire.js';
 
 async function fake(t: TestContext, o: FakeOptions = {}): Promise<FakeSidecar> {
@@ -210,7 +211,7 @@ describe('replies and errors', () => {
     const f = await fake(t, { hello: { version: 1, server: 'x', max_frame_bytes: 200, max_in_flight: 1, default_topic: 't', default_timeout_ms: 1000 } });
     const c = await client(t, f);
     const held = c.ping().catch(() => undefined); // never answered: holds the only slot
-    await new Promise((r) => setTimeout(r, 20));
+    await until(() => f.received.length === 1);
     const started = Date.now();
     await assert.rejects(c.journal('j').append([{ seqNr: 1, payload: 'x'.repeat(300) }]), RangeError);
     assert.ok(Date.now() - started < 500);
@@ -268,8 +269,7 @@ describe('connection loss and deadlines', () => {
     f.conns[0]!.send({ id: held[0] });
     const pong = f.conns[0]!;
     pong.send({ id: 999 }); // not ours: ignored
-    await new Promise((r) => setTimeout(r, 50));
-    assert.equal(c.inFlight, 0);
+    await until(() => c.inFlight === 0);
     assert.equal(c.isClosed, false);
   });
 
@@ -292,13 +292,13 @@ describe('connection loss and deadlines', () => {
     });
     const c = await client(t, f);
     const pings = [c.ping(), c.ping(), c.ping(), c.ping()];
+    await until(() => f.received.length === 2);
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(f.received.length, 2, 'only max_in_flight sent');
     f.conns[0]!.send({ id: held[0] });
-    await new Promise((r) => setTimeout(r, 50));
-    assert.equal(f.received.length, 3);
+    await until(() => f.received.length === 3);
     for (const id of held.slice(1)) f.conns[0]!.send({ id });
-    await new Promise((r) => setTimeout(r, 50));
+    await until(() => f.received.length === 4);
     f.conns[0]!.send({ id: held[3] });
     await Promise.all(pings);
     assert.equal(c.inFlight, 0);
@@ -398,7 +398,7 @@ describe('read streams (fake)', () => {
     await assert.rejects(async () => {
       for await (const _ of c.journal('j').read()) assert.fail('no events');
     }, TimeoutError);
-    await new Promise((r) => setTimeout(r, 50));
+    await until(() => c.inFlight === 0);
     assert.deepEqual(
       f.received.map((r) => r['op']),
       ['read', 'cancel'],

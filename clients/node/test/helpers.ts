@@ -138,3 +138,12 @@ export async function collect<T>(stream: AsyncIterable<T> & { highestSeqNr: unkn
   for await (const e of stream) events.push(e);
   return { events, highest: stream.highestSeqNr };
 }
+
+/** Waits until cond() holds, polling; throws after ms. */
+export async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

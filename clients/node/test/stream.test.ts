@@ -2,15 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { MAX_SEQ_NR, type EventRecord, type SeqNr } from '../src/index.js';
-import { NEEDS_SIDECAR, collect, freshId, testClient } from './helpers.js';
+import { NEEDS_SIDECAR, collect, freshId, testClient, until } from './helpers.js';
 
-const until = async (cond: () => boolean, ms = 5000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
 
 describe('read streams', { skip: NEEDS_SIDECAR }, () => {
   test('credit: a small buffer streams many events in order', async (t) => {
