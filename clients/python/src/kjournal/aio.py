@@ -61,22 +61,61 @@ class _AsyncConnection(asyncio.Protocol):
 
     @classmethod
     async def open(cls, path: str, connect_timeout: float) -> _AsyncConnection:
+        """Connect, say hello, then hand the socket to an asyncio transport."""
         loop = asyncio.get_running_loop()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.setblocking(False)
         conn = cls(path)
         try:
-            await asyncio.wait_for(loop.create_unix_connection(lambda: conn, path), connect_timeout)
-        except (OSError, asyncio.TimeoutError) as e:
-            raise JournalConnectionError(
-                f"cannot connect to the kjournal sidecar at {path}: {e or type(e).__name__}"
-            ) from e
-        try:
-            info = await conn.call(protocol.hello_request(0), connect_timeout, wait_for_slot=False)
+            try:
+                await asyncio.wait_for(loop.sock_connect(sock, path), connect_timeout)
+            except (OSError, asyncio.TimeoutError) as e:
+                raise JournalConnectionError(
+                    f"cannot connect to the kjournal sidecar at {path}: {e or type(e).__name__}"
+                ) from e
+            try:
+                info = await asyncio.wait_for(conn._hello(loop, sock), connect_timeout)
+            except asyncio.TimeoutError:
+                raise JournalTimeoutError(
+                    f"no hello reply from the sidecar within {connect_timeout:.1f}s", retryable=True
+                ) from None
+            await loop.create_unix_connection(lambda: conn, sock=sock)
         except BaseException:
-            conn.close(JournalConnectionError("hello failed"))
+            conn._closed = True
+            sock.close()
             raise
-        assert isinstance(info, ServerInfo)
         conn.server_info = info
         return conn
+
+    async def _hello(self, loop: asyncio.AbstractEventLoop, sock: socket.socket) -> ServerInfo:
+        # Done on the bare socket rather than through the transport: when the sidecar is full it
+        # writes TOO_MANY_CONNECTIONS and closes, possibly before our hello is written, and a
+        # transport that fails to write discards what it had not yet read — the reason.
+        id, frame = self._session.register(protocol.hello_request(0))
+        send_error: OSError | None = None
+        try:
+            await loop.sock_sendall(sock, frame)
+        except OSError as e:
+            send_error = e  # read what the sidecar said before it closed
+        while True:
+            try:
+                data = await loop.sock_recv(sock, 65536)
+            except OSError as e:
+                raise JournalConnectionError(f"connection to the sidecar lost during hello: {e}") from e
+            if not data:
+                self._session.decoder.check_eof()
+                why = f": {send_error}" if send_error else ""
+                raise JournalConnectionError(f"the sidecar closed the connection during hello{why}")
+            for item in self._session.receive(data):
+                if isinstance(item, ConnectionNotice):
+                    if item.fatal:
+                        raise item.error
+                    log.warning("kjournal sidecar reports a connection error: %s", item.error)
+                elif item.id == id:
+                    if isinstance(item.value, JournalError):
+                        raise item.value
+                    assert isinstance(item.value, ServerInfo)
+                    return item.value
 
     @property
     def closed(self) -> bool:
