@@ -62,6 +62,7 @@ __all__ = [
     "Session",
     "append_request",
     "cancel_request",
+    "check_topic",
     "credit_request",
     "delete_request",
     "error_from_wire",
