@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -267,4 +268,43 @@ func TestSidecar_ClientGoesAway(t *testing.T) {
 	_ = nc.Close()
 	eventually(t, "the connections released", func() bool { return metric(t, h.reg, "kjournal_sidecar_connections") == 0 })
 	connect(t, h.socket).ping()
+}
+
+// TestSidecar_FramesUnderMax reads events through a sidecar with small frames: every events frame
+// stays under max_frame_bytes, and an event that cannot fit one ends the stream with an error.
+func TestSidecar_FramesUnderMax(t *testing.T) {
+	big := startFake(t)
+	small := serve(t, big.js, "journal", func(cfg *sidecar.Config) { cfg.MaxFrameBytes = 4096 })
+	w := connect(t, big.socket)
+	events := make([]protocol.Event, 20)
+	for i := range events {
+		events[i] = protocol.Event{SeqNr: int64(i + 1), PayloadType: protocol.PayloadBinary, Payload: make([]byte, 1000)}
+	}
+	w.mustAppend("j", events)
+	w.mustAppend("j", []protocol.Event{{SeqNr: 21, PayloadType: protocol.PayloadBinary, Payload: make([]byte, 5000)}})
+
+	c := connect(t, small.socket)
+	_, ch := c.send(&protocol.ReadRequest{Journal: "j", Credit: 1000}, 64)
+	var got []int64
+	frames := 0
+	for {
+		rep := c.await(ch)
+		ev, ok := rep.(*protocol.ReadEvents)
+		if !ok {
+			e := wantError(t, rep, protocol.CodeInternal)
+			if !strings.Contains(e.Message, "max_frame_bytes") {
+				t.Errorf("error %q", e.Message)
+			}
+			break
+		}
+		frames++
+		body, err := protocol.EncodeReply(ev)
+		if err != nil || len(body) > 4096 {
+			t.Fatalf("frame of %d bytes: %v", len(body), err)
+		}
+		got = append(got, seqNrsOf(ev.Events)...)
+	}
+	if len(got) != 20 || got[19] != 20 || frames < 5 {
+		t.Fatalf("%d frames with %v", frames, got)
+	}
 }

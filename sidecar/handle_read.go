@@ -14,8 +14,8 @@ const (
 	// maxBatchEvents bounds the events of one frame, and so how far a stream reads ahead of what it
 	// sends, whatever the credit.
 	maxBatchEvents = 1000
-	// maxBatchBytes is the estimated size at which a frame is cut (below max_frame_bytes), so that one
-	// stream's frames leave room on the connection for the others.
+	// maxBatchBytes is the estimated size at which a frame is cut (and at most half of
+	// max_frame_bytes), so that one stream's frames leave room on the connection for the others.
 	maxBatchBytes = 1 << 20
 )
 
@@ -126,7 +126,7 @@ func (c *conn) handleRead(r *protocol.ReadRequest, st *stream) protocol.Reply {
 		batch := make([]protocol.EventRecord, 0, n)
 		size, done := 0, false
 		var failure error
-		for int64(len(batch)) < n && size < maxBatchBytes {
+		for int64(len(batch)) < n && size < min(maxBatchBytes, c.s.cfg.MaxFrameBytes/2) {
 			e, err, ok := next()
 			if !ok {
 				done = true
