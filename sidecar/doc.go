@@ -39,4 +39,14 @@
 // # Errors
 //
 // errors.go is the one place where journal errors become wire codes.
+//
+// # Caveats
+//
+// A stream that waits for credit while it reads the unreplicated tail from Kafka itself (when the
+// head cache could not answer its read) keeps one of journal/kafka's pooled scan consumers and that
+// consumer's last fetch: at most 1 MiB of records as Kafka stores them, more once decompressed when
+// the payloads compress well. Many such stalled streams can make other reads wait for a consumer.
+//
+// A client that sends requests without reading the replies is pushed back: once its replies fill the
+// socket and the writer's queue, the sidecar stops reading its frames.
 package sidecar
