@@ -1,0 +1,130 @@
+// Package replicator copies journal actions from Kafka, the journal's main storage, into
+// Cassandra, its eventually consistent long-term store: the original's replicator
+// (evolution-gaming/kafka-journal), writing the same tables the same way, plus a built-in job that
+// purges expired journals. `kjournal replicator` runs it.
+//
+// # Topics and groups
+//
+// Every Config.DiscoveryInterval (3 s) the replicator lists the Kafka topics; each topic whose
+// name starts with one of Config.TopicPrefixes (["journal"]) gets a member of the consumer group
+// Config.GroupPrefix + "-" + topic ("replicator-<topic>", the original's group names, so a kjournal
+// replicator can take over the committed offsets of a Scala one). Topics are never dropped. The
+// groups use sarama's cooperative-sticky assignor with the incremental (KIP-429) rebalance
+// protocol, as the original's CooperativeStickyAssignor: when an instance joins or leaves, only
+// the partitions that move are revoked, the others keep replicating. A partition without a
+// committed offset starts at the oldest record. Config.InstanceID turns on static membership, so
+// that a restarted instance takes its partitions back at once instead of after a rebalance.
+//
+// # Rounds and commit order
+//
+// Each assigned partition is replicated by a goroutine of its own, one round at a time. A round
+// takes the records fetched so far (at most Config.MaxBatch) and:
+//
+//  1. skips the records at or below the partition's pointer2 (read when the partition is
+//     assigned): they are in Cassandra already;
+//  2. groups the others by journal (record key) and compacts each journal's actions with the
+//     original's Batch rules (see compact: nothing before the last Purge, merged Appends, the
+//     widest Delete, Marks ignored);
+//  3. writes the batches of each journal in offset order, Config.KeyParallelism journals at a
+//     time: the journal rows first, then the metajournal row (the store's Append, Delete and Purge,
+//     each guarded by the journal's offset);
+//  4. saves pointer2 = the round's last offset (Marks and records without actions included);
+//  5. commits the round's last offset + 1 to the consumer group, synchronously.
+//
+// Cassandra always has a round's records before Kafka's committed offset moves past them, so a
+// crash at any moment loses nothing: the partition's next owner starts at the committed offset
+// and replays what followed.
+//
+// # Idempotency
+//
+// A replay is harmless: records at or below pointer2 are skipped; an Append, Delete or Purge at or
+// below the journal's metajournal offset changes nothing, and the events of an Append are
+// inserted only when they are newer than it; inserts are upserts of the same rows. A replay that
+// is chunked differently from the first attempt (a crash in the middle of a round) compacts
+// differently, but converges on the same content: the test suite kills a replicator with SIGKILL
+// at random moments while journals are written, deleted and purged, and compares every journal
+// with the fold of its Kafka actions. A failed round (Cassandra unreachable, say) is retried with
+// the same records, with backoff (Config.RetryMin doubling up to RetryMax), until it succeeds or
+// the partition is revoked; nothing after it is written meanwhile.
+//
+// # Poison records
+//
+// A record of a journal whose action header does not parse, or an Append whose events do not
+// decode (or would be rejected by Cassandra: invalid seqNrs, JSON payloads that are not JSON), is
+// a poison record. The original has no way past one: its topic replicator fails, retries for a
+// minute, then the whole replicator exits, and so does every restart. Config.OnPoison chooses:
+//
+//   - PoisonStall (default, "stall"): the records before it are replicated and committed; the
+//     partition then stops at it and retries it with backoff, logging every attempt at error
+//     level with topic, partition, offset and journal id; kjournal_replicator_stalled_partitions
+//     counts it and /readyz answers 503, naming it. Other partitions and topics go on. Nothing is
+//     lost; an operator fixes the cause (a newer kjournal that reads the record) or chooses skip.
+//   - PoisonSkip ("skip"): the record is logged at error level (topic, partition, offset, journal
+//     id, error), counted in kjournal_replicator_poison_records_skipped_total, and replicated as
+//     if it carried no action. Its journal misses that action in Cassandra, and readers of the
+//     journal no longer stumble over it once pointer2 has passed it.
+//
+// Records without a key, without a "journal.action" header or with an unknown action kind carry no
+// action and are skipped silently, as in the original.
+//
+// # Expiry
+//
+// As in the original, an Append with expire_after records it in the journal's metajournal row
+// (expire_after, and expire_on = the date of round time + expire_after), the last Append's value
+// winning and an Append without one removing it. Unlike the original, which leaves purging to an
+// external job, the replicator purges expired journals itself: the instance that owns partition 0
+// of a topic runs the topic's expiry job, at once and then every Config.ExpiryInterval (1 h), and
+// stops it when partition 0 moves elsewhere, so one instance runs it at a time (two may overlap
+// for a moment during a rebalance: a second Purge of a journal is harmless). Ownership follows the
+// consumer group; no lease table is needed, and with many topics the jobs spread over the
+// instances. The job:
+//
+//   - lists the topic's journals whose expire_on is any date from the previous run's date (the
+//     first run: Config.ExpiryLookbackDays, 7, before today) through today, through the
+//     metajournal expire_on index;
+//   - re-reads each one's metajournal row and purges it only if expire_on is still <= today and
+//     updated + expire_after has passed: expire_on is only a date, and a journal with
+//     expire_after of a day appended at 23:00 is not purged an hour later;
+//   - produces a Purge action to the topic (origin Config.Origin), which is replicated like any
+//     other: the metajournal row and the journal rows go, readers (Scala ones included) see the
+//     journal as purged, and the next Append starts a new journal.
+//
+// All dates are UTC: expire_on is written as the UTC date (see journal/cassandra), and "today" is
+// the UTC date of the replicator's clock. The original writes expire_on in the replicator JVM's
+// time zone; rows a Scala replicator wrote in another zone are at most a day off, which the
+// lookback covers. An Append that races with its journal's purge (between the job's check and
+// the Purge reaching Kafka) is purged with it, as with the original's PurgeExpired.
+//
+// # Shutdown, health and metrics
+//
+// When Run's context ends (SIGTERM in `kjournal replicator`), each partition finishes its round
+// (Cassandra writes, pointer2, commit) and stops; then the replicator leaves its groups, so their
+// partitions move to the other instances at once. Config.ShutdownTimeout (30 s) bounds it; after
+// it, writes in progress are cancelled, which is safe for the reasons above.
+//
+// Handler (served by Run on Config.HTTPAddr) answers /healthz (alive), /readyz (ready: Kafka
+// connected, topics listed, no partition stalled at a poison record or failing for longer than
+// Config.UnreadyAfter; the body is the Status as JSON, with the partitions each topic has here and
+// their pointer2) and /metrics: kjournal_replicator_lag_records (per topic and partition: the
+// records after pointer2), _events_total (rate() is events/s), _records_total, _actions_total,
+// _replication_latency_seconds (append to Cassandra), _round_duration_seconds, _errors_total (by
+// stage), _stalled_partitions, _poison_records_skipped_total, _expiry_purges_total,
+// _expiry_run_duration_seconds, _topics, _partitions.
+//
+// # Deviations from the original
+//
+//   - Poison records: stall without crashing, or skip; the original crashes after a minute.
+//   - Expiry is acted on (the job above), with expire_after honoured to the interval rather than
+//     to the day; the original only records it. Dates are UTC.
+//   - Commits: synchronous after every round instead of asynchronously every 5 s. It costs one
+//     request per round and keeps the committed offset close to pointer2, so a restart replays
+//     less.
+//   - A round is one partition's batch: partitions do not wait for each other, and a failing
+//     partition does not hold up or cancel the others (the original's "pending" test).
+//   - Failures are retried in place with the same records and a backoff capped at RetryMax,
+//     indefinitely; the original recreates its consumer and gives up (exits) after a minute.
+//   - No per-journal head cache: the store reads the metajournal row before every write, so two
+//     instances overlapping during a rebalance never act on a stale head.
+//   - When a poison record stalls a partition, the records before it in the same batch are
+//     replicated and committed first.
+package replicator
