@@ -50,9 +50,10 @@ test-all: test-go test-python test-node
 
 # The suites themselves expect the stack's addresses in the environment (KAFKA_BROKERS,
 # CASSANDRA_HOSTS, KJOURNAL_SOCKET); `make test` sets them. Run alone, they skip what needs a server.
+# KJ_FAULTS=1 enables internal/faults, which kills and restarts a private stack of its own.
 test-go:
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout $(GOTEST_TIMEOUT) ./...
+	KJ_FAULTS=1 $(GO) test -count=1 -timeout $(GOTEST_TIMEOUT) ./...
 
 # A fresh virtualenv under .run/ (no global pip installs), mypy --strict, pytest.
 test-python:
