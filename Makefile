@@ -6,6 +6,7 @@
 #   make demo    an end-to-end demo on the real stack
 #   make fuzz    run every fuzz target for FUZZTIME each
 #   make lint    gofmt + go vet
+#   make bench   the performance scenarios P1-P6 (bench.mk)
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
@@ -18,12 +19,12 @@ GOTEST_TIMEOUT ?= 20m
 FUZZTIME  ?= 30s
 export KJ_RUN := $(RUN)
 # What `make up` and `make test` run: the servers, then kjournal's own services on top.
-export KJ_SERVICES ?= kafka cassandra sidecar
+export KJ_SERVICES ?= kafka cassandra replicator sidecar
 
 .PHONY: help deps build up down test test-all test-go test-python test-node node-build demo fuzz lint clean
 
 help:
-	@sed -n '2,8p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
 
 # Installs: Maven jars (cached under .run/cache), Go modules. Idempotent and cheap when done.
 deps:
@@ -85,6 +86,8 @@ fuzz:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [[ -n "$$out" ]]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) vet ./...
+
+include bench.mk
 
 clean: down
 	rm -rf $(RUN)
