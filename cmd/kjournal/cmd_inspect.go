@@ -130,8 +130,12 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 }
 
 func inspectEvent(e journal.EventRecord) map[string]any {
+	tags := e.Tags
+	if tags == nil {
+		tags = []string{}
+	}
 	m := map[string]any{
-		"seq_nr": e.SeqNr, "tags": e.Tags, "partition": e.Partition, "offset": e.Offset,
+		"seq_nr": e.SeqNr, "tags": tags, "partition": e.Partition, "offset": e.Offset,
 		"timestamp": e.Timestamp.UTC().Format(time.RFC3339Nano), "origin": e.Origin, "version": e.Version,
 	}
 	switch e.Payload.Type {
