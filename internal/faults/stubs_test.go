@@ -3,5 +3,4 @@ package faults_test
 import "testing"
 
 func badInput(t *testing.T, s *stack)        { t.Skip("todo") }
-func cassandraKilled(t *testing.T, s *stack) { t.Skip("todo") }
 func poisonRecords(t *testing.T, s *stack)   { t.Skip("todo") }
