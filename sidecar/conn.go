@@ -352,8 +352,10 @@ func (c *conn) run(req protocol.Request, fl *inflight, arrived time.Time) {
 	c.mu.Unlock()
 	e, _ := rep.(*protocol.Error)
 	c.s.m.observe(string(req.Op()), arrived, codeLabel(e))
-	if e != nil && e.Code == protocol.CodeInternal {
-		c.logger.Error("request failed", "id", id, "op", req.Op(), "error", e.Message)
+	if e != nil && (e.Code == protocol.CodeInternal || e.Code == protocol.CodeDataIntegrity) {
+		// A bug, or stored data that cannot be served (a poison record: the message names its topic,
+		// partition and offset): an operator must see it, not only the client.
+		c.logger.Error("request failed", "id", id, "op", req.Op(), "code", e.Code.String(), "error", e.Message)
 	}
 	c.send(rep)
 }
