@@ -98,6 +98,10 @@
 //   - No head cache: the original's replicator keeps each journal's head in memory for a minute;
 //     every write here reads the head first (one LOCAL_QUORUM read per journal per batch), so two
 //     replicator instances overlapping during a rebalance never act on a stale head.
+//   - Delete order: the rows are deleted before the metajournal row changes (the original updates
+//     the row first). A replicator that dies in between then replays the Delete in full; the
+//     original's replay finds the row at the Delete's offset, skips it, and leaves the rows under
+//     delete_to for good.
 //   - Big appends: the rows of one segment are inserted in logged batches of at most 1000 rows or
 //     about 4 MiB instead of one batch, to stay under Cassandra's mutation and frame limits. A
 //     failure part-way leaves the head unchanged, so the replicator's retry rewrites the same rows.

@@ -146,7 +146,9 @@ func sameExpiry(a, b *Expiry) bool {
 // it sets delete_to to min(deleteTo, max(seq_nr, delete_to)), raises seq_nr to the old delete_to
 // when that was higher, choosing the narrowest of the original's UPDATE statements, and then
 // deletes the rows in (old delete_to, min(deleteTo, seq_nr)]: whole segment partitions, and a
-// range deletion in the last segment when it is only partly deleted. Otherwise nothing happens.
+// range deletion in the last segment when it is only partly deleted; the rows go before the head
+// changes, unlike the original, so that a Delete interrupted by a crash is redone by its replay.
+// Otherwise nothing happens.
 func (st *Store) Delete(ctx context.Context, key journal.Key, partitionOffset journal.PartitionOffset, timestamp time.Time,
 	deleteTo journal.SeqNr, origin string) (changed bool, err error) {
 	if st.closed.Load() {
@@ -173,6 +175,31 @@ func (st *Store) Delete(ctx context.Context, key journal.Key, partitionOffset jo
 	seqNr := head.SeqNr
 	seqNr1 := max(seqNr, head.DeleteTo)
 	deleteTo1 := min(deleteTo, seqNr1)
+
+	// Rows first, head last (the original updates the head first): a crash in between then leaves
+	// the head as it was, so the replayed Delete runs again and deletes the rows. The other way
+	// round, the replay finds the head at the Delete's offset, does nothing, and the rows stay
+	// under delete_to for good. Reads return the same either way: the events after the new
+	// delete_to.
+	from, ok := head.DeleteTo.Next()
+	if head.DeleteTo == 0 {
+		from, ok = journal.MinSeqNr, true
+	}
+	to := min(deleteTo, seqNr)
+	if ok && from <= to {
+		size := head.SegmentSize
+		firstSeg, lastSeg := JournalSegment(from, size), JournalSegment(to, size)
+		err = st.forSegments(ctx, firstSeg, lastSeg, func(ctx context.Context, segment int64) error {
+			if to < seqNr && segment == lastSeg {
+				return st.deleteRecordsTo(ctx, key, segment, to)
+			}
+			return st.deleteRecords(ctx, key, segment)
+		})
+		if err != nil {
+			return false, wrapErr(fmt.Sprintf("delete %s: delete rows", key), err)
+		}
+	}
+
 	switch {
 	case seqNr1 == seqNr && head.DeleteTo == deleteTo1:
 		err = mj.updatePartitionOffset(ctx, partitionOffset, timestamp)
@@ -185,26 +212,6 @@ func (st *Store) Delete(ctx context.Context, key journal.Key, partitionOffset jo
 	}
 	if err != nil {
 		return false, wrapErr(fmt.Sprintf("delete %s: write head", key), err)
-	}
-
-	from, ok := head.DeleteTo.Next()
-	if head.DeleteTo == 0 {
-		from, ok = journal.MinSeqNr, true
-	}
-	to := min(deleteTo, seqNr)
-	if !ok || from > to {
-		return true, nil
-	}
-	size := head.SegmentSize
-	firstSeg, lastSeg := JournalSegment(from, size), JournalSegment(to, size)
-	err = st.forSegments(ctx, firstSeg, lastSeg, func(ctx context.Context, segment int64) error {
-		if to < seqNr && segment == lastSeg {
-			return st.deleteRecordsTo(ctx, key, segment, to)
-		}
-		return st.deleteRecords(ctx, key, segment)
-	})
-	if err != nil {
-		return false, wrapErr(fmt.Sprintf("delete %s: delete rows", key), err)
 	}
 	return true, nil
 }
