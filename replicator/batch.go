@@ -97,3 +97,36 @@ func compact(records []journal.ActionRecord) []batch {
 	}
 	return out
 }
+
+// uncompacted returns every action of records as a batch of its own, in offset order (Marks
+// ignored): what compact returns when it merges and drops nothing. The replicator applies a
+// journal's actions this way when compaction would drop Appends of a journal that has no
+// metajournal row (see applyKey).
+func uncompacted(records []journal.ActionRecord) []batch {
+	var out []batch
+	for _, r := range records {
+		switch h := r.Header.(type) {
+		case *journal.AppendHeader:
+			out = append(out, batch{Kind: journal.ActionAppend, Offset: r.Offset, Appends: []journal.ActionRecord{r}})
+		case *journal.DeleteHeader:
+			out = append(out, batch{Kind: journal.ActionDelete, Offset: r.Offset, To: h.To, Origin: h.Origin, Version: h.Version})
+		case *journal.PurgeHeader:
+			out = append(out, batch{Kind: journal.ActionPurge, Offset: r.Offset, Origin: h.Origin, Version: h.Version})
+		}
+	}
+	return out
+}
+
+// dropsAppends reports whether batches (compacted from records) left out an Append of records.
+func dropsAppends(records []journal.ActionRecord, batches []batch) bool {
+	n := 0
+	for _, r := range records {
+		if r.Header.Kind() == journal.ActionAppend {
+			n++
+		}
+	}
+	for _, b := range batches {
+		n -= len(b.Appends)
+	}
+	return n > 0
+}

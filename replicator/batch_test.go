@@ -145,3 +145,23 @@ func formatBatches(bs []batch) string {
 	}
 	return strings.Join(parts, " ")
 }
+
+func TestUncompacted(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		drops    bool
+	}{
+		{"a0:1 a1:2 d2:2 m3", "A0[0] A1[1] D2:2", true},
+		{"a0:1 p1 a2:1", "A0[0] P1 A2[2]", true},
+		{"a0:1 a1:2", "A0[0] A1[1]", false},
+		{"a0:1-2 d1:1", "A0[0] D1:1", false},
+	} {
+		recs := parseActions(t, tc.in)
+		if got := formatBatches(uncompacted(recs)); got != tc.want {
+			t.Errorf("uncompacted(%s) = %q, want %q", tc.in, got, tc.want)
+		}
+		if got := dropsAppends(recs, compact(recs)); got != tc.drops {
+			t.Errorf("dropsAppends(%s) = %v", tc.in, got)
+		}
+	}
+}

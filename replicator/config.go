@@ -133,8 +133,11 @@ type Config struct {
 	// ExpiryInterval is how often the expiry job runs (on the replicator that owns partition 0 of
 	// the topic). Default 1 h; negative disables the job.
 	ExpiryInterval time.Duration
-	// ExpiryLookbackDays is how many days before today the job's first run looks for expired
-	// journals (later runs continue from the previous one's date). Default 7.
+	// ExpiryLookbackDays is how many days before today the job's first run (after this
+	// replicator got partition 0) looks for expired journals; later runs continue from the
+	// previous run's date. Each day costs one query per metajournal segment (10,000). Default 1
+	// (yesterday); raise it once to purge journals that expired while no job ran (say, rows a
+	// Scala replicator wrote). Negative: today only.
 	ExpiryLookbackDays int
 
 	// InstanceID turns on Kafka static membership (see kafka.GroupConfig.InstanceID): a stable,
@@ -178,7 +181,7 @@ const (
 	defaultDiscoveryInterval  = 3 * time.Second
 	defaultKeyParallelism     = 16
 	defaultExpiryInterval     = time.Hour
-	defaultExpiryLookbackDays = 7
+	defaultExpiryLookbackDays = 1
 	defaultRetryMin           = 100 * time.Millisecond
 	defaultRetryMax           = 30 * time.Second
 	defaultUnreadyAfter       = time.Minute
@@ -238,8 +241,11 @@ func (cfg Config) withDefaults() (Config, error) {
 	if c.KeyParallelism == 0 {
 		c.KeyParallelism = defaultKeyParallelism
 	}
-	if c.ExpiryLookbackDays == 0 {
+	switch {
+	case c.ExpiryLookbackDays == 0:
 		c.ExpiryLookbackDays = defaultExpiryLookbackDays
+	case c.ExpiryLookbackDays < 0:
+		c.ExpiryLookbackDays = 0
 	}
 	if c.OnPoison == "" {
 		c.OnPoison = PoisonStall
@@ -260,8 +266,8 @@ func (cfg Config) withDefaults() (Config, error) {
 		return bad("poison mode %q", c.OnPoison)
 	case c.DiscoveryInterval < 0:
 		return bad("negative discovery interval %v", c.DiscoveryInterval)
-	case c.MaxBatch < 0 || c.KeyParallelism < 0 || c.ExpiryLookbackDays < 0:
-		return bad("negative MaxBatch, KeyParallelism or ExpiryLookbackDays")
+	case c.MaxBatch < 0 || c.KeyParallelism < 0:
+		return bad("negative MaxBatch or KeyParallelism")
 	case c.RetryMin < 0 || c.RetryMax < c.RetryMin:
 		return bad("retry backoff %v..%v", c.RetryMin, c.RetryMax)
 	case c.SessionTimeout < 0 || c.UnreadyAfter < 0 || c.ShutdownTimeout < 0:

@@ -41,7 +41,13 @@
 // below the journal's metajournal offset changes nothing, and the events of an Append are
 // inserted only when they are newer than it; inserts are upserts of the same rows. A replay that
 // is chunked differently from the first attempt (a crash in the middle of a round) compacts
-// differently, but converges on the same content: the test suite kills a replicator with SIGKILL
+// differently, but converges on the same content. One case needs care: a crash between a new
+// journal's rows and its metajournal row (rows are written first) leaves rows no metajournal row
+// accounts for; if the replay's compaction then drops that Append (a later Purge, or a Delete
+// covering it), the original leaves those rows behind, under delete_to, or, after a Purge, to
+// reappear in the journal's next incarnation. Here a journal without a metajournal row whose
+// compaction would drop Appends gets its actions applied one by one instead, which adopts and
+// then removes the rows. The test suite kills a replicator with SIGKILL
 // at random moments while journals are written, deleted and purged, and compares every journal
 // with the fold of its Kafka actions. A failed round (Cassandra unreachable, say) is retried with
 // the same records, with backoff (Config.RetryMin doubling up to RetryMax), until it succeeds or
@@ -80,8 +86,9 @@
 // instances. The job:
 //
 //   - lists the topic's journals whose expire_on is any date from the previous run's date (the
-//     first run: Config.ExpiryLookbackDays, 7, before today) through today, through the
-//     metajournal expire_on index;
+//     first run: Config.ExpiryLookbackDays, 1, before today) through today, through the
+//     metajournal expire_on index (one query per metajournal segment and date, as the
+//     original's PurgeExpired);
 //   - re-reads each one's metajournal row and purges it only if expire_on is still <= today and
 //     updated + expire_after has passed: expire_on is only a date, and a journal with
 //     expire_after of a day appended at 23:00 is not purged an hour later;
@@ -92,7 +99,8 @@
 // All dates are UTC: expire_on is written as the UTC date (see journal/cassandra), and "today" is
 // the UTC date of the replicator's clock. The original writes expire_on in the replicator JVM's
 // time zone; rows a Scala replicator wrote in another zone are at most a day off, which the
-// lookback covers. An Append that races with its journal's purge (between the job's check and
+// lookback covers. Journals that expired before the lookback (while no job ran) are found by a
+// run with a larger Config.ExpiryLookbackDays. An Append that races with its journal's purge (between the job's check and
 // the Purge reaching Kafka) is purged with it, as with the original's PurgeExpired.
 //
 // # Shutdown, health and metrics
@@ -127,4 +135,7 @@
 //     instances overlapping during a rebalance never act on a stale head.
 //   - When a poison record stalls a partition, the records before it in the same batch are
 //     replicated and committed first.
+//   - Compaction is skipped for a journal without a metajournal row when it would drop Appends
+//     (see Idempotency): the original can leave rows of an interrupted first write behind, and
+//     after a Purge show them in the journal's next incarnation.
 package replicator

@@ -2,6 +2,7 @@ package replicator
 
 import (
 	"context"
+	"math/rand/v2"
 	"time"
 
 	"github.com/kjournal/kjournal/journal"
@@ -24,7 +25,9 @@ func (t *topicReplicator) expiryLoop(ctx context.Context) {
 	}()
 	t.log.Info("running the expiry job here (this replicator owns partition 0)", "interval", t.r.cfg.ExpiryInterval)
 	var from time.Time // the first expire_on date to look at; zero: ExpiryLookbackDays ago
-	timer := time.NewTimer(0)
+	// The first run waits a random part of the interval (at most 30 s), so that the jobs of many
+	// topics, taken over at once when an instance starts, do not all query Cassandra together.
+	timer := time.NewTimer(rand.N(min(t.r.cfg.ExpiryInterval, 30*time.Second)))
 	defer timer.Stop()
 	for {
 		select {

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kjournal/kjournal/journal"
+	"github.com/kjournal/kjournal/journal/cassandra"
 	"github.com/kjournal/kjournal/replicator"
 	"github.com/kjournal/kjournal/replicator/replicatortest"
 )
@@ -310,7 +311,7 @@ func TestReplicator_Expiry(t *testing.T) {
 
 	cfg := e.config(t)
 	cfg.ExpiryInterval = time.Second
-	cfg.ExpiryLookbackDays = 1
+	cfg.ExpiryLookbackDays = -1 // today only
 	cfg.Producer = e.log
 	cfg.Origin = "expiry-test"
 	r := start(t, cfg)
@@ -403,5 +404,73 @@ func TestNew_Config(t *testing.T) {
 		if _, err := replicator.ParsePoisonMode(s); err != nil {
 			t.Errorf("ParsePoisonMode(%s): %v", s, err)
 		}
+	}
+}
+
+// TestReplicator_InterruptedNewJournal: an earlier attempt wrote a new journal's rows but died
+// before its metajournal row, and the journal's next actions (a Delete covering those rows, or a
+// Purge) make compaction drop that Append. The rows must still go: under delete_to they would
+// be garbage, and after a purge they would reappear in the journal's next incarnation.
+func TestReplicator_InterruptedNewJournal(t *testing.T) {
+	e := newEnv(t)
+	ctx := testCtx(t)
+	topic := e.topic("interrupted")
+	deleted := journal.Key{Topic: topic, ID: "deleted"}
+	purged := journal.Key{Topic: topic, ID: "purged"}
+	en := ends{}
+	first := e.appendTo(t, en, deleted, 1, 2, journal.AppendOptions{})
+	e.appendTo(t, en, deleted, 3, 3, journal.AppendOptions{})
+	if po, ok, err := e.js.Journal(deleted).Delete(ctx, 2); err != nil || !ok {
+		t.Fatalf("delete: %v %v", ok, err)
+	} else {
+		en.add(po)
+	}
+	firstPurged := e.appendTo(t, en, purged, 1, 3, journal.AppendOptions{})
+	en.add(must[journal.PartitionOffset](t)(e.js.Journal(purged).Purge(ctx)))
+	e.appendTo(t, en, purged, 1, 1, journal.AppendOptions{})
+	en = e.markEnds(t, topic)
+
+	// The interrupted attempt: the first Append of each journal written by the store, then its
+	// metajournal row removed, as if the process had died between the two.
+	actions, err := replicatortest.ReadTopic(ctx, e.log, topic, en)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range actions {
+		if a.PartitionOffset != first && a.PartitionOffset != firstPurged {
+			continue
+		}
+		h := a.Header.(*journal.AppendHeader)
+		evs, md, err := journal.DecodeEvents(a.Value, h.PayloadType)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var recs []journal.EventRecord
+		for _, ev := range evs {
+			recs = append(recs, journal.EventRecord{Event: ev, Timestamp: a.Timestamp, PartitionOffset: a.PartitionOffset,
+				Origin: h.Origin, Version: h.Version, Metadata: journal.RecordMetadata{Header: h.Metadata, Payload: md}})
+		}
+		if _, err := e.store.Append(ctx, a.Key, a.PartitionOffset, time.Now(), 0, recs); err != nil {
+			t.Fatal(err)
+		}
+		err = e.store.Session().Query(`DELETE FROM `+e.keyspace+`.metajournal WHERE topic = ? AND segment = ? AND id = ?`,
+			topic, cassandra.MetaJournalSegment(a.Key.ID, cassandra.Segments), a.Key.ID).Exec()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	start(t, e.config(t))
+	e.waitReplicated(t, topic, en, 30*time.Second)
+	e.verify(t, topic, en)
+	var got []journal.SeqNr
+	for ev, err := range e.store.Read(ctx, purged, 1) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, ev.SeqNr)
+	}
+	if len(got) != 1 {
+		t.Errorf("the purged journal's next incarnation reads %v, want [1]", got)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/kjournal/kjournal/journal"
+	"github.com/kjournal/kjournal/journal/cassandra"
 )
 
 // topicReplicator replicates one topic: it is a member of the topic's consumer group, replicates
@@ -304,11 +305,30 @@ func (ps *partition) applyKeys(ctx context.Context, keys []string, byKey map[str
 }
 
 // applyKey compacts one journal's actions and applies the batches in offset order.
+//
+// When compaction drops Appends (they precede a Purge, or a Delete covers them) and the journal
+// has no metajournal row, the actions are applied one by one instead. An earlier attempt at the
+// same records may have been interrupted between a new journal's rows and its metajournal row
+// (rows go first); applying the dropped Append again adopts those rows, so that the Delete or
+// Purge that follows removes them. Compacted, the Delete would leave them under delete_to, and the
+// Purge, finding no row, would leave them to reappear in the journal's next incarnation. (A
+// journal with a row is safe: a Delete removes everything up to its seq_nr, and a Purge the
+// segments around it.)
 func (ps *partition) applyKey(ctx context.Context, id string, records []journal.ActionRecord, decoded map[int64]appendEvents, ts time.Time) error {
 	t := ps.t
 	key := journal.Key{Topic: t.topic, ID: id}
 	m := t.r.m
-	for _, b := range compact(records) {
+	batches := compact(records)
+	if hr, ok := t.r.store.(headReader); ok && dropsAppends(records, batches) {
+		_, found, err := hr.Head(ctx, key)
+		if err != nil {
+			return fmt.Errorf("read head of %s: %w", key, err)
+		}
+		if !found {
+			batches = uncompacted(records)
+		}
+	}
+	for _, b := range batches {
 		po := journal.PartitionOffset{Partition: ps.p, Offset: b.Offset}
 		var (
 			changed bool
@@ -359,6 +379,11 @@ func (ps *partition) applyKey(ctx context.Context, id string, records []journal.
 		}
 	}
 	return nil
+}
+
+// headReader reads a journal's metajournal row; *cassandra.Store is one.
+type headReader interface {
+	Head(ctx context.Context, key journal.Key) (cassandra.Head, bool, error)
 }
 
 // recordAt returns the record at offset among one journal's records of a round.
