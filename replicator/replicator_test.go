@@ -228,6 +228,9 @@ func TestReplicator_Poison(t *testing.T) {
 	if v := gauge(t, reg, "kjournal_replicator_stalled_partitions"); v != 1 {
 		t.Errorf("stalled_partitions %v", v)
 	}
+	if v := gauge(t, reg, "kjournal_replicator_lag_records"); v != float64(last.Offset-bad.Offset+1) {
+		t.Errorf("lag_records %v while stalled, want %d", v, last.Offset-bad.Offset+1)
+	}
 	r.stop(t)
 
 	cfg = e.config(t)

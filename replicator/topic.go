@@ -165,6 +165,7 @@ func (t *topicReplicator) consume(c claim) {
 		var pe *PoisonError
 		poison := errors.As(err, &pe)
 		t.failed(p, poison, err)
+		ps.setLag(ps.pointer2)
 		t.r.m.errors.WithLabelValues(t.topic, stageRound).Inc()
 		wait := bo.next()
 		if poison {
@@ -266,10 +267,15 @@ func (ps *partition) round(ctx context.Context, recs []journal.LogRecord) (rest 
 	m := t.r.m
 	m.records.WithLabelValues(t.topic).Add(float64(n))
 	m.roundDuration.WithLabelValues(t.topic).Observe(time.Since(start).Seconds())
-	if hwm := ps.c.HighWaterMark(); hwm > 0 {
-		m.lag.WithLabelValues(t.topic, partitionLabel(ps.p)).Set(float64(max(hwm-last-1, 0)))
-	}
+	ps.setLag(last)
 	return rest, poisonErr
+}
+
+// setLag sets the partition's lag: the records after last (the last offset replicated).
+func (ps *partition) setLag(last int64) {
+	if hwm := ps.c.HighWaterMark(); hwm > 0 {
+		ps.t.r.m.lag.WithLabelValues(ps.t.topic, partitionLabel(ps.p)).Set(float64(max(hwm-last-1, 0)))
+	}
 }
 
 // applyKeys applies every journal's actions, KeyParallelism journals at a time. A failing journal
