@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/IBM/sarama"
 
@@ -26,6 +28,7 @@ func (e *env) runP5(ctx context.Context, r *report) error {
 	}
 	defer c.Close()
 	payload := randomPayload(e.sz.payloadBytes)
+	var readMs []float64 // every read's latency, for the p50/p99 rows
 	pass := func(n int) (float64, error) {
 		topic := e.name("p5")
 		ids := make([]string, n)
@@ -40,7 +43,9 @@ func (e *env) runP5(ctx context.Context, r *report) error {
 			return 0, err
 		}
 		for _, id := range ids {
+			start := time.Now()
 			res, err := c.readAll(ctx, topic, id, 256)
+			readMs = append(readMs, ms(time.Since(start)))
 			if err != nil {
 				return 0, fmt.Errorf("read %s: %w", id, err)
 			}
@@ -58,7 +63,8 @@ func (e *env) runP5(ctx context.Context, r *report) error {
 	if _, err := pass(min(10, e.sz.p5Reads)); err != nil {
 		return fmt.Errorf("P5 warm-up: %w", err)
 	}
-	var per []float64
+	readMs = nil
+	var per, p50, p99 []float64
 	for rep := range e.sz.reps {
 		e.log.Printf("P5: rep %d/%d, %d full reads", rep+1, e.sz.reps, e.sz.p5Reads)
 		v, err := pass(e.sz.p5Reads)
@@ -66,10 +72,14 @@ func (e *env) runP5(ctx context.Context, r *report) error {
 			return fmt.Errorf("P5: %w", err)
 		}
 		per = append(per, v)
+		p50, p99 = append(p50, percentile(readMs, 0.5)), append(p99, percentile(readMs, 0.99))
+		readMs = nil
 	}
 	rw := r.add(sc, "Mark records per full read (counted on the topic)", "", per, 2)
 	rw.target("==", 1)
 	r.Summary["marks_per_read"] = round(rw.Value.Median, 3)
+	r.add(sc, "full read of a 3-event journal via sidecar, p50 (sequential reads)", "ms", p50, 2)
+	r.add(sc, "full read of a 3-event journal via sidecar, p99", "ms", p99, 2)
 	return nil
 }
 
@@ -80,6 +90,7 @@ func (e *env) countMarks(topic string) (int, error) {
 	cfg.ClientID = "kjournal-bench-marks"
 	cfg.Version = sarama.V4_0_0_0
 	cfg.Consumer.Return.Errors = true
+	cfg.Consumer.MaxWaitTime = 20 * time.Millisecond
 	client, err := sarama.NewClient(e.brokers, cfg)
 	if err != nil {
 		return 0, err
@@ -94,35 +105,70 @@ func (e *env) countMarks(topic string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// The partitions are read at once: each sarama subscription takes a while to start.
+	var mu sync.Mutex
 	marks := 0
+	var g errgroup
 	for _, p := range parts {
-		hwm, err := client.GetOffset(topic, p, sarama.OffsetNewest)
-		if err != nil {
-			return 0, err
-		}
-		oldest, err := client.GetOffset(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			return 0, err
-		}
-		if hwm <= oldest {
-			continue
-		}
-		pc, err := consumer.ConsumePartition(topic, p, oldest)
-		if err != nil {
-			return 0, err
-		}
-		for msg := range pc.Messages() {
-			rec, ok, err := kafka.ActionRecordOf(msg)
-			if err == nil && ok && rec.Action.Header.Kind() == journal.ActionMark {
-				marks++
+		g.Go(func() error {
+			hwm, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+			if err != nil {
+				return err
 			}
-			if msg.Offset >= hwm-1 {
-				break
+			oldest, err := client.GetOffset(topic, p, sarama.OffsetOldest)
+			if err != nil {
+				return err
 			}
-		}
-		if err := pc.Close(); err != nil && !strings.Contains(err.Error(), "closed") {
-			return 0, err
-		}
+			if hwm <= oldest {
+				return nil
+			}
+			pc, err := consumer.ConsumePartition(topic, p, oldest)
+			if err != nil {
+				return err
+			}
+			n := 0
+			for msg := range pc.Messages() {
+				rec, ok, err := kafka.ActionRecordOf(msg)
+				if err == nil && ok && rec.Action.Header.Kind() == journal.ActionMark {
+					n++
+				}
+				if msg.Offset >= hwm-1 {
+					break
+				}
+			}
+			mu.Lock()
+			marks += n
+			mu.Unlock()
+			if err := pc.Close(); err != nil && !strings.Contains(err.Error(), "closed") {
+				return err
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return 0, err
 	}
 	return marks, nil
+}
+
+// errgroup runs functions in goroutines and returns the first error of any.
+type errgroup struct {
+	wg   sync.WaitGroup
+	once sync.Once
+	err  error
+}
+
+func (g *errgroup) Go(f func() error) {
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		if err := f(); err != nil {
+			g.once.Do(func() { g.err = err })
+		}
+	}()
+}
+
+func (g *errgroup) Wait() error {
+	g.wg.Wait()
+	return g.err
 }
