@@ -1,20 +1,23 @@
 # bench.mk — `make bench`, included by the Makefile.
 #
-#   make bench           bring the stack up if needed (kafka cassandra replicator sidecar), run every
+#   make bench           bring Kafka and Cassandra up if needed (deploy/local/with-stack.sh), run every
 #                        scenario of internal/bench (P1–P6) with a warm-up and BENCH_REPS repetitions,
 #                        print the Markdown table, write $(BENCH_OUT) (default .run/bench.json), its
 #                        details (.run/bench-details.json) and the plot .run/bench-latency.svg
 #   BENCH_ARGS=...       more flags for the driver, e.g. BENCH_ARGS='-scenarios p1,p3'
 #
-# The stack is started with deploy/local/with-stack.sh, so services this target started are stopped
-# afterwards and services already running (make up) are reused. P3 pauses the replicator with
-# deploy/local/stack.sh stop/start replicator; P3 and P6 start sidecars of their own on temp sockets.
-# Measure on a quiet machine: the table records the load average before and after the run.
+# with-stack.sh stops afterwards what it started and reuses what runs already (make up). The sidecars
+# and replicators the bench measures are its own processes, started from the kjournal binary built
+# here, on temp sockets, free ports and topics named bench_* (which the stack's replicator, replicating
+# "journal*", leaves alone): P3 pauses its replicator and P3/P6 run sidecars with other flags without
+# touching the stack's services. BENCH_ARGS=-stack-sidecar sends P1, P2 and P5 through the stack's
+# sidecar instead (add sidecar to BENCH_SERVICES). Measure on a quiet machine: the table records the
+# load average before and after the run.
 
 BENCH_OUT      ?= $(RUN)/bench.json
 BENCH_REPS     ?= 3
 BENCH_ARGS     ?=
-BENCH_SERVICES ?= kafka cassandra replicator sidecar
+BENCH_SERVICES ?= kafka cassandra
 BENCH_VENV     := $(RUN)/bench-venv
 BENCH_PYTHON   ?= python3
 

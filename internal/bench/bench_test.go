@@ -18,7 +18,8 @@ import (
 // TestScenarios runs every scenario at the tiny size against the real stack, so that the bench code
 // cannot rot between `make bench` runs: the numbers are not checked, only that each scenario runs,
 // reports its rows and that the outputs (table, bench.json with every key, plot) are written.
-// The replicator is never paused here (other suites share it); P3, P4 skip without a replicator.
+// P1, P2 and P5 go through the stack's sidecar; P3, P4 and P6 start sidecars and replicators of
+// their own, as `make bench` does.
 func TestScenarios(t *testing.T) {
 	testenv.KafkaBrokers(t)
 	testenv.CassandraHosts(t)
@@ -42,21 +43,17 @@ func TestScenarios(t *testing.T) {
 	python := findBenchPython(root)
 
 	logger := log.New(testWriter{t}, "[bench] ", log.Ltime)
-	e, err := newEnv(ctx, logger, envConfig{size: "tiny", kjournal: bin, python: python, pauseReplicator: false})
+	e, err := newEnv(ctx, logger, envConfig{size: "tiny", kjournal: bin, python: python, stackSidecar: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.close)
-	replicator := e.replicatorRunning(ctx)
 
 	r := newReport(e)
 	for _, s := range scenarios {
 		t.Run(s.name, func(t *testing.T) {
-			switch {
-			case s.name == "p1" && python == "":
+			if s.name == "p1" && python == "" {
 				t.Skip("no python with the kjournal package: set BENCH_PYTHON, or run `make bench-venv` or clients/python/run-tests.sh")
-			case (s.name == "p3" || s.name == "p4") && !replicator:
-				t.Skip("the replicator is not running (deploy/local/stack.sh start replicator; make test starts it with KJ_SERVICES)")
 			}
 			before := len(r.Rows)
 			if err := s.run(e, ctx, r); err != nil {
@@ -94,13 +91,7 @@ func TestScenarios(t *testing.T) {
 			t.Errorf("bench.json lacks %s", k)
 			continue
 		}
-		ran := true
-		switch k {
-		case "append_p50_ratio", "append_p99_ratio":
-			ran = python != ""
-		case "recovery_speedup", "recovery_consumers_opened", "replication_lag_p50_ms", "replication_lag_p99_ms":
-			ran = replicator
-		}
+		ran := python != "" || (k != "append_p50_ratio" && k != "append_p99_ratio")
 		if ran && v == nil {
 			t.Errorf("bench.json: %s is null", k)
 		}

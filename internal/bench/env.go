@@ -61,11 +61,13 @@ var tinySizes = sizes{
 }
 
 type envConfig struct {
-	size            string
-	reps            int
-	kjournal        string
-	python          string
-	pauseReplicator bool
+	size     string
+	reps     int
+	kjournal string
+	python   string
+	// stackSidecar makes P1, P2 and P5 go through the stack's sidecar ($KJOURNAL_SOCKET) instead of
+	// one the bench starts with the default flags from the kjournal binary.
+	stackSidecar bool
 }
 
 // env is what every scenario uses: the stack's addresses, the binaries, an in-process journal library
@@ -79,25 +81,23 @@ type env struct {
 	runID  string // suffix of this run's topics and journal ids
 
 	brokers, hosts []string
-	socket         string // the stack's sidecar ($KJOURNAL_SOCKET); "" to start one of our own
+	socket         string // the stack's sidecar ($KJOURNAL_SOCKET) with stackSidecar; "" to start one of our own
 	kjournal       string
 	python         string
 	pyScript       string
 	java           string
-	stack          string // deploy/local/stack.sh
-	pauseRepl      bool
 	topic          string // the default topic of the sidecars we start
 
 	klog     *kafka.Log
 	store    *cassandra.Store
 	journals *journal.Journals
 
-	// ownSidecar is the sidecar started for P1, P2 and P5 when the stack has none.
-	ownSidecar *sidecarProc
+	// ownSidecar is the sidecar started for P1, P2 and P5 (unless stackSidecar).
+	ownSidecar *proc
 }
 
 func newEnv(ctx context.Context, logger *log.Logger, cfg envConfig) (*env, error) {
-	e := &env{log: logger, pauseRepl: cfg.pauseReplicator, topic: "journal"}
+	e := &env{log: logger, topic: "journal"}
 	switch cfg.size {
 	case "full", "":
 		e.sz = fullSizes
@@ -115,7 +115,6 @@ func newEnv(ctx context.Context, logger *log.Logger, cfg envConfig) (*env, error
 	}
 	e.root = root
 	e.runDir = envOr("KJ_RUN", filepath.Join(root, ".run"))
-	e.stack = filepath.Join(root, "deploy/local/stack.sh")
 	e.pyScript = filepath.Join(root, "clients/python/bench/append_latency.py")
 	e.runID = randomHex(4)
 
@@ -124,11 +123,10 @@ func newEnv(ctx context.Context, logger *log.Logger, cfg envConfig) (*env, error
 	if len(e.brokers) == 0 || len(e.hosts) == 0 {
 		return nil, errors.New("set KAFKA_BROKERS and CASSANDRA_HOSTS (deploy/local/with-stack.sh does)")
 	}
-	e.socket = strings.TrimSpace(os.Getenv("KJOURNAL_SOCKET"))
-	if e.socket != "" {
-		if _, err := os.Stat(e.socket); err != nil {
-			logger.Printf("KJOURNAL_SOCKET=%s is not there (%v): starting a sidecar of our own", e.socket, err)
-			e.socket = ""
+	if cfg.stackSidecar {
+		e.socket = strings.TrimSpace(os.Getenv("KJOURNAL_SOCKET"))
+		if _, err := os.Stat(e.socket); e.socket == "" || err != nil {
+			return nil, fmt.Errorf("the stack's sidecar: KJOURNAL_SOCKET=%q is not a socket", e.socket)
 		}
 	}
 
@@ -186,8 +184,8 @@ func (e *env) close() {
 	}
 }
 
-// sidecarSocket is the socket of the sidecar P1, P2 and P5 go through: the stack's, or one we start
-// with the default flags when the stack runs none.
+// sidecarSocket is the socket of the sidecar P1, P2 and P5 go through: one we start with the default
+// flags (from the binary just built, serving nobody else), or the stack's.
 func (e *env) sidecarSocket(ctx context.Context) (string, error) {
 	if e.socket != "" {
 		return e.socket, nil
@@ -205,20 +203,6 @@ func (e *env) sidecarSocket(ctx context.Context) (string, error) {
 // name returns a fresh topic or journal id of this run.
 func (e *env) name(prefix string) string {
 	return "bench_" + prefix + "_" + e.runID + "_" + randomHex(2)
-}
-
-// stackCmd runs deploy/local/stack.sh with args.
-func (e *env) stackCmd(ctx context.Context, args ...string) error {
-	cmd := exec.CommandContext(ctx, e.stack, args...)
-	cmd.Dir, cmd.Stdout, cmd.Stderr = e.root, os.Stderr, os.Stderr
-	return cmd.Run()
-}
-
-// replicatorRunning reports whether stack.sh started a replicator that is running.
-func (e *env) replicatorRunning(ctx context.Context) bool {
-	cmd := exec.CommandContext(ctx, e.stack, "running", "replicator")
-	cmd.Dir = e.root
-	return cmd.Run() == nil
 }
 
 func repoRoot() (string, error) {

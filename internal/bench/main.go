@@ -15,8 +15,12 @@
 // is a Markdown table on stdout, the JSON summary (BENCH_OUT, default .run/bench.json), a details file
 // next to it, and an SVG plot of the P1 latency distributions.
 //
-// It needs the local stack (deploy/local/with-stack.sh sets KAFKA_BROKERS, CASSANDRA_HOSTS,
-// KJOURNAL_SOCKET); P3, P4 and P6 need the replicator running (stack.sh start replicator).
+// It needs Kafka and Cassandra (deploy/local/with-stack.sh sets KAFKA_BROKERS and CASSANDRA_HOSTS). The
+// sidecars and replicators it measures are processes of its own, started from the kjournal binary
+// (-kjournal) on temp sockets, free ports and the bench's own topics (named bench_*, which the stack's
+// replicator, replicating "journal*", leaves alone): so P3 can pause "the" replicator and P3, P6 can
+// run sidecars with other flags without touching the stack's services, and every number comes from
+// the code of this checkout.
 package main
 
 import (
@@ -45,14 +49,14 @@ func run(ctx context.Context, args []string) int {
 		out       = fs.String("out", envOr("BENCH_OUT", ""), "summary JSON (env BENCH_OUT; default $KJ_RUN/bench.json)")
 		kjBin     = fs.String("kjournal", envOr("BENCH_KJOURNAL", ""), "the kjournal binary (default $KJ_RUN/bin/kjournal, built if missing)")
 		python    = fs.String("python", envOr("BENCH_PYTHON", ""), "python with the kjournal package installed (default $KJ_RUN/bench-venv/bin/python)")
-		pauseRepl = fs.Bool("pause-replicator", true, "P3: stop the replicator with deploy/local/stack.sh while the unreplicated head is written and read")
+		stackSide = fs.Bool("stack-sidecar", false, "P1, P2, P5 through the stack's sidecar ($KJOURNAL_SOCKET) instead of one started from -kjournal")
 	)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	logger := log.New(os.Stderr, "[bench] ", log.Ltime)
 	e, err := newEnv(ctx, logger, envConfig{
-		size: *size, reps: *reps, kjournal: *kjBin, python: *python, pauseReplicator: *pauseRepl,
+		size: *size, reps: *reps, kjournal: *kjBin, python: *python, stackSidecar: *stackSide,
 	})
 	if err != nil {
 		logger.Printf("error: %v", err)

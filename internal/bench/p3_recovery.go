@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -16,11 +15,8 @@ import (
 // fresh sidecar with the head cache on, and with it off. The head cache answers every read's head from
 // one shared consumer per topic; without it each read scans its partition from pointer2 to its marker
 // with a pooled consumer of its own.
-func (e *env) runP3(ctx context.Context, r *report) (err error) {
+func (e *env) runP3(ctx context.Context, r *report) error {
 	const sc = "P3 recovery"
-	if !e.replicatorRunning(ctx) {
-		return errors.New("P3 needs the replicator (deploy/local/stack.sh start replicator)")
-	}
 	topic := e.name("p3")
 	ids := make([]string, e.sz.p3Journals)
 	for i := range ids {
@@ -29,28 +25,15 @@ func (e *env) runP3(ctx context.Context, r *report) (err error) {
 	payload := randomPayload(e.sz.payloadBytes)
 	want := int64(e.sz.p3Replicated + e.sz.p3Unreplicated)
 
-	e.log.Printf("P3: %d journals × %d events, waiting for the replicator", len(ids), e.sz.p3Replicated)
+	e.log.Printf("P3: %d journals × %d events, replicated by a replicator of the topic's own", len(ids), e.sz.p3Replicated)
 	last, err := e.appendAll(ctx, topic, ids, 1, e.sz.p3Replicated, e.sz.p3Replicated, payload)
 	if err != nil {
 		return fmt.Errorf("P3 seed: %w", err)
 	}
-	if err := e.waitReplicated(ctx, topic, last, 3*time.Minute); err != nil {
+	if err := e.replicate(ctx, topic, last); err != nil {
 		return fmt.Errorf("P3 seed: %w", err)
 	}
-	if e.pauseRepl {
-		e.log.Printf("P3: pausing the replicator")
-		if err := e.stackCmd(ctx, "stop", "replicator"); err != nil {
-			return fmt.Errorf("stop replicator: %w", err)
-		}
-		defer func() {
-			e.log.Printf("P3: restarting the replicator")
-			if serr := e.stackCmd(context.WithoutCancel(ctx), "start", "replicator"); serr != nil && err == nil {
-				err = fmt.Errorf("restart replicator: %w", serr)
-			}
-		}()
-	} else {
-		r.note("P3 ran with the replicator running (-pause-replicator=false): part of the head may have been replicated before the reads.")
-	}
+	// The replicator is stopped now: what follows stays in Kafka only.
 	e.log.Printf("P3: %d journals × %d unreplicated single-event appends", len(ids), e.sz.p3Unreplicated)
 	if _, err := e.appendAll(ctx, topic, ids, e.sz.p3Replicated+1, e.sz.p3Unreplicated, 1, payload); err != nil {
 		return fmt.Errorf("P3 head: %w", err)
@@ -198,6 +181,20 @@ feed:
 	default:
 	}
 	return last, nil
+}
+
+// replicate runs a replicator of topic alone until pointer2 of every partition in last has reached
+// its offset, then stops it.
+func (e *env) replicate(ctx context.Context, topic string, last map[int32]int64) error {
+	rp, err := e.startReplicator(ctx, topic)
+	if err != nil {
+		return err
+	}
+	defer rp.stop()
+	if err := e.waitReplicated(ctx, topic, last, 4*time.Minute); err != nil {
+		return fmt.Errorf("%w (replicator log %s:\n%s)", err, rp.logPath, tail(rp.logPath, 10))
+	}
+	return nil
 }
 
 // waitReplicated waits until pointer2 of every partition in last has reached its offset.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -21,19 +20,21 @@ const p4Poll = 10 * time.Millisecond
 // pointer2 ≥ its offset, i.e. until a read would take it from Cassandra.
 func (e *env) runP4(ctx context.Context, r *report) error {
 	const sc = "P4 replication lag"
-	if !e.replicatorRunning(ctx) {
-		return errors.New("P4 needs the replicator (deploy/local/stack.sh start replicator)")
-	}
 	topic := e.name("p4")
 	ids := make([]string, e.sz.p4Journals)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("%s_%04d", e.name("p4j"), i)
 	}
 	payload := randomPayload(e.sz.payloadBytes)
-	parts, err := e.klog.Partitions(ctx, topic)
+	parts, err := e.klog.Partitions(ctx, topic) // creates the topic
 	if err != nil {
 		return err
 	}
+	rp, err := e.startReplicator(ctx, topic)
+	if err != nil {
+		return err
+	}
+	defer rp.stop()
 	seqs := make([]int64, len(ids))
 	var seqMu sync.Mutex
 

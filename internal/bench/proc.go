@@ -19,12 +19,14 @@ import (
 	"github.com/prometheus/common/model"
 )
 
-// sidecarProc is a `kjournal sidecar` the bench started itself, on a socket and HTTP port of its own,
+// proc is a kjournal service the bench started itself: a sidecar on a socket and HTTP port of its own,
 // for the scenarios that need other flags than the stack's sidecar (head cache off) or a process of
-// their own to measure (RSS, consumers opened).
-type sidecarProc struct {
+// their own to measure (RSS, consumers opened); or a replicator for one topic, which the bench can
+// pause without touching the stack's services.
+type proc struct {
+	name     string
 	cmd      *exec.Cmd
-	socket   string
+	socket   string // sidecar only
 	httpAddr string
 	logPath  string
 	exited   chan struct{}
@@ -37,7 +39,43 @@ type sidecarOptions struct {
 }
 
 // startSidecar starts `kjournal sidecar` and waits until /readyz answers 200 and the socket accepts.
-func (e *env) startSidecar(ctx context.Context, name string, opts sidecarOptions) (*sidecarProc, error) {
+func (e *env) startSidecar(ctx context.Context, name string, opts sidecarOptions) (*proc, error) {
+	return e.startProc(ctx, name, func(dir, httpAddr string) ([]string, string) {
+		socket := filepath.Join(dir, "kjournal.sock")
+		args := []string{"sidecar",
+			"--socket", socket,
+			"--kafka-brokers", strings.Join(e.brokers, ","),
+			"--cassandra-hosts", strings.Join(e.hosts, ","),
+			"--http-addr", httpAddr,
+			"--topic", e.topic,
+			"--head-cache=" + strconv.FormatBool(opts.headCache),
+			"--log-format", "text",
+			"--log-level", "warn",
+		}
+		return append(args, opts.args...), socket
+	})
+}
+
+// startReplicator starts `kjournal replicator` for the topics starting with prefix only (consumer
+// groups of this run's own), and waits until /readyz answers 200. The stack's replicator replicates
+// the topics starting with "journal", which the bench's topics do not.
+func (e *env) startReplicator(ctx context.Context, prefix string) (*proc, error) {
+	return e.startProc(ctx, "replicator", func(dir, httpAddr string) ([]string, string) {
+		return []string{"replicator",
+			"--kafka-brokers", strings.Join(e.brokers, ","),
+			"--cassandra-hosts", strings.Join(e.hosts, ","),
+			"--topic-prefixes", prefix,
+			"--group-prefix", "bench-replicator-" + e.runID,
+			"--http-addr", httpAddr,
+			"--discovery-interval", "500ms",
+			"--expiry-interval", "0",
+			"--log-format", "text",
+			"--log-level", "warn",
+		}, ""
+	})
+}
+
+func (e *env) startProc(ctx context.Context, name string, argsOf func(dir, httpAddr string) (args []string, socket string)) (*proc, error) {
 	dir, err := os.MkdirTemp(e.tmpDir, name+"-")
 	if err != nil {
 		return nil, err
@@ -46,23 +84,14 @@ func (e *env) startSidecar(ctx context.Context, name string, opts sidecarOptions
 	if err != nil {
 		return nil, err
 	}
-	p := &sidecarProc{
-		socket:   filepath.Join(dir, "kjournal.sock"),
+	p := &proc{
+		name:     name,
 		httpAddr: "127.0.0.1:" + strconv.Itoa(port),
-		logPath:  filepath.Join(dir, "sidecar.log"),
+		logPath:  filepath.Join(dir, name+".log"),
 		exited:   make(chan struct{}),
 	}
-	args := []string{"sidecar",
-		"--socket", p.socket,
-		"--kafka-brokers", strings.Join(e.brokers, ","),
-		"--cassandra-hosts", strings.Join(e.hosts, ","),
-		"--http-addr", p.httpAddr,
-		"--topic", e.topic,
-		"--head-cache=" + strconv.FormatBool(opts.headCache),
-		"--log-format", "text",
-		"--log-level", "warn",
-	}
-	args = append(args, opts.args...)
+	args, socket := argsOf(dir, p.httpAddr)
+	p.socket = socket
 	logf, err := os.Create(p.logPath)
 	if err != nil {
 		return nil, err
@@ -87,7 +116,7 @@ func (e *env) startSidecar(ctx context.Context, name string, opts sidecarOptions
 		}
 		select {
 		case <-p.exited:
-			return nil, fmt.Errorf("sidecar %s exited (%v); log %s:\n%s", name, p.waitErr, p.logPath, tail(p.logPath, 20))
+			return nil, fmt.Errorf("%s exited (%v); log %s:\n%s", name, p.waitErr, p.logPath, tail(p.logPath, 20))
 		case <-ctx.Done():
 			p.stop()
 			return nil, ctx.Err()
@@ -95,12 +124,12 @@ func (e *env) startSidecar(ctx context.Context, name string, opts sidecarOptions
 		}
 		if time.Now().After(deadline) {
 			p.stop()
-			return nil, fmt.Errorf("sidecar %s not ready in 90s; log %s:\n%s", name, p.logPath, tail(p.logPath, 20))
+			return nil, fmt.Errorf("%s not ready in 90s; log %s:\n%s", name, p.logPath, tail(p.logPath, 20))
 		}
 	}
 }
 
-func (p *sidecarProc) ready(ctx context.Context) bool {
+func (p *proc) ready(ctx context.Context) bool {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.httpAddr+"/readyz", nil)
@@ -112,6 +141,9 @@ func (p *sidecarProc) ready(ctx context.Context) bool {
 	if resp.StatusCode != http.StatusOK {
 		return false
 	}
+	if p.socket == "" {
+		return true
+	}
 	c, err := net.DialTimeout("unix", p.socket, time.Second)
 	if err != nil {
 		return false
@@ -120,21 +152,21 @@ func (p *sidecarProc) ready(ctx context.Context) bool {
 	return true
 }
 
-// stop sends SIGTERM and waits (SIGKILL after 20 s).
-func (p *sidecarProc) stop() {
+// stop sends SIGTERM and waits (SIGKILL after 30 s).
+func (p *proc) stop() {
 	if p == nil || p.cmd == nil || p.cmd.Process == nil {
 		return
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.exited:
-	case <-time.After(20 * time.Second):
+	case <-time.After(30 * time.Second):
 		_ = p.cmd.Process.Kill()
 		<-p.exited
 	}
 }
 
-func (p *sidecarProc) pid() int { return p.cmd.Process.Pid }
+func (p *proc) pid() int { return p.cmd.Process.Pid }
 
 // rssMiB is the resident set size of pid from /proc (VmRSS), in MiB.
 func rssMiB(pid int) (float64, error) {
