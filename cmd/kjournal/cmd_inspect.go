@@ -40,9 +40,9 @@ flags:
 func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("inspect", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	hosts := fs.String("cassandra-hosts", schemaEnvOr("CASSANDRA_HOSTS", "127.0.0.1:9042"), "comma-separated Cassandra contact points (env CASSANDRA_HOSTS)")
-	keyspace := fs.String("keyspace", schemaEnvOr("KJOURNAL_KEYSPACE", "journal"), "keyspace (env KJOURNAL_KEYSPACE)")
-	topic := fs.String("topic", schemaEnvOr("KJOURNAL_TOPIC", "journal"), "topic of the journal (env KJOURNAL_TOPIC)")
+	hosts := fs.String("cassandra-hosts", envOr("CASSANDRA_HOSTS", "127.0.0.1:9042"), "comma-separated Cassandra contact points (env CASSANDRA_HOSTS)")
+	keyspace := fs.String("keyspace", envOr("KJOURNAL_KEYSPACE", "journal"), "keyspace (env KJOURNAL_KEYSPACE)")
+	topic := fs.String("topic", envOr("KJOURNAL_TOPIC", "journal"), "topic of the journal (env KJOURNAL_TOPIC)")
 	from := fs.Int64("from", 1, "first seqNr to print")
 	limit := fs.Int("limit", 1000, "print at most this many events (0: all)")
 	partition := fs.Int("partition", -1, "also print pointer2 of this partition")

@@ -45,28 +45,28 @@ flags:
 func runReplicator(ctx context.Context, args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("replicator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	brokers := fs.String("kafka-brokers", replEnv("KAFKA_BROKERS", "127.0.0.1:9092"), "comma-separated Kafka bootstrap brokers, host:port (env KAFKA_BROKERS)")
-	hosts := fs.String("cassandra-hosts", replEnv("CASSANDRA_HOSTS", "127.0.0.1:9042"), "comma-separated Cassandra contact points, host[:port] (env CASSANDRA_HOSTS)")
-	keyspace := fs.String("keyspace", replEnv("KJOURNAL_KEYSPACE", "journal"), "Cassandra keyspace (env KJOURNAL_KEYSPACE)")
-	replication := fs.String("replication", replEnv("KJOURNAL_REPLICATION", "SimpleStrategy:1"), "replication of a keyspace created now: SimpleStrategy:<factor> or NetworkTopologyStrategy:<dc>=<factor>,... (env KJOURNAL_REPLICATION)")
+	brokers := fs.String("kafka-brokers", envOr("KAFKA_BROKERS", "127.0.0.1:9092"), "comma-separated Kafka bootstrap brokers, host:port (env KAFKA_BROKERS)")
+	hosts := fs.String("cassandra-hosts", envOr("CASSANDRA_HOSTS", "127.0.0.1:9042"), "comma-separated Cassandra contact points, host[:port] (env CASSANDRA_HOSTS)")
+	keyspace := fs.String("keyspace", envOr("KJOURNAL_KEYSPACE", "journal"), "Cassandra keyspace (env KJOURNAL_KEYSPACE)")
+	replication := fs.String("replication", envOr("KJOURNAL_REPLICATION", "SimpleStrategy:1"), "replication of a keyspace created now: SimpleStrategy:<factor> or NetworkTopologyStrategy:<dc>=<factor>,... (env KJOURNAL_REPLICATION)")
 	localDC := fs.String("local-dc", os.Getenv("CASSANDRA_LOCAL_DC"), "prefer the Cassandra hosts of this data centre (env CASSANDRA_LOCAL_DC)")
 	username := fs.String("cassandra-username", os.Getenv("CASSANDRA_USERNAME"), "Cassandra user for password authentication (env CASSANDRA_USERNAME; the password is read from env CASSANDRA_PASSWORD)")
-	prefixes := fs.String("topic-prefixes", replEnv("KJOURNAL_TOPIC_PREFIXES", "journal"), "comma-separated prefixes of the topics to replicate (env KJOURNAL_TOPIC_PREFIXES)")
-	groupPrefix := fs.String("group-prefix", replEnv("KJOURNAL_GROUP_PREFIX", "replicator"), "consumer groups are <group-prefix>-<topic> (env KJOURNAL_GROUP_PREFIX)")
+	prefixes := fs.String("topic-prefixes", envOr("KJOURNAL_TOPIC_PREFIXES", "journal"), "comma-separated prefixes of the topics to replicate (env KJOURNAL_TOPIC_PREFIXES)")
+	groupPrefix := fs.String("group-prefix", envOr("KJOURNAL_GROUP_PREFIX", "replicator"), "consumer groups are <group-prefix>-<topic> (env KJOURNAL_GROUP_PREFIX)")
 	instanceID := fs.String("instance-id", os.Getenv("KJOURNAL_INSTANCE_ID"), "Kafka static membership id, stable and distinct per instance (a StatefulSet pod name); empty: dynamic membership (env KJOURNAL_INSTANCE_ID)")
-	httpAddr := fs.String("http-addr", replEnv("KJOURNAL_REPLICATOR_HTTP_ADDR", "127.0.0.1:9096"), "address of /healthz, /readyz and /metrics; empty: none (env KJOURNAL_REPLICATOR_HTTP_ADDR)")
-	onPoison := fs.String("on-poison", replEnv("KJOURNAL_ON_POISON", "stall"), "a record that cannot be decoded: stall (retry it, partition stops, not ready) or skip (log, count, go on) (env KJOURNAL_ON_POISON)")
-	expiry := fs.Duration("expiry-interval", replDurationEnv("KJOURNAL_EXPIRY_INTERVAL", time.Hour), "how often the expiry job purges expired journals; 0 disables it (env KJOURNAL_EXPIRY_INTERVAL)")
+	httpAddr := fs.String("http-addr", envOr("KJOURNAL_REPLICATOR_HTTP_ADDR", "127.0.0.1:9096"), "address of /healthz, /readyz and /metrics; empty: none (env KJOURNAL_REPLICATOR_HTTP_ADDR)")
+	onPoison := fs.String("on-poison", envOr("KJOURNAL_ON_POISON", "stall"), "a record that cannot be decoded: stall (retry it, partition stops, not ready) or skip (log, count, go on) (env KJOURNAL_ON_POISON)")
+	expiry := fs.Duration("expiry-interval", envDuration("KJOURNAL_EXPIRY_INTERVAL", time.Hour), "how often the expiry job purges expired journals; 0 disables it (env KJOURNAL_EXPIRY_INTERVAL)")
 	lookback := fs.Int("expiry-lookback-days", 1, "days before today the expiry job's first run looks at (each costs 10,000 Cassandra queries per topic)")
-	discovery := fs.Duration("discovery-interval", replDurationEnv("KJOURNAL_DISCOVERY_INTERVAL", 3*time.Second), "how often topics are listed to find new ones (env KJOURNAL_DISCOVERY_INTERVAL)")
+	discovery := fs.Duration("discovery-interval", envDuration("KJOURNAL_DISCOVERY_INTERVAL", 3*time.Second), "how often topics are listed to find new ones (env KJOURNAL_DISCOVERY_INTERVAL)")
 	sessionTimeout := fs.Duration("session-timeout", 10*time.Second, "Kafka consumer group session timeout (the broker accepts 6s..5m by default)")
 	maxBatch := fs.Int("max-batch", 1000, "records per round of one partition at most (max.poll.records)")
 	keyParallelism := fs.Int("key-parallelism", 16, "journals of one round written to Cassandra at the same time")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "time to finish the rounds in progress, commit and leave the groups after SIGTERM")
 	startTimeout := fs.Duration("start-timeout", time.Minute, "how long to keep retrying while Cassandra or Kafka is unreachable at start")
 	origin := fs.String("origin", "", "origin written into the expiry job's purge actions (default: the host name)")
-	logFormat := fs.String("log-format", replEnv("KJOURNAL_LOG_FORMAT", "json"), "log format on stderr: json or text (env KJOURNAL_LOG_FORMAT)")
-	logLevel := fs.String("log-level", replEnv("KJOURNAL_LOG_LEVEL", "info"), "log level: trace, debug, info, warn, error, off (env KJOURNAL_LOG_LEVEL)")
+	logFormat := fs.String("log-format", envOr("KJOURNAL_LOG_FORMAT", "json"), "log format on stderr: json or text (env KJOURNAL_LOG_FORMAT)")
+	logLevel := fs.String("log-level", envOr("KJOURNAL_LOG_LEVEL", "info"), "log level: trace, debug, info, warn, error, off (env KJOURNAL_LOG_LEVEL)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), replicatorUsage)
 		fs.PrintDefaults()
@@ -121,7 +121,7 @@ func runReplicator(ctx context.Context, args []string, stderr io.Writer) int {
 	startCtx, cancel := context.WithTimeout(ctx, *startTimeout)
 	defer cancel()
 	store, err := cassandra.Open(startCtx, cassandra.Config{
-		Hosts:        replList(*hosts),
+		Hosts:        splitList(*hosts),
 		Keyspace:     *keyspace,
 		Replication:  repl,
 		LocalDC:      *localDC,
@@ -135,10 +135,10 @@ func runReplicator(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	defer store.Close()
 
-	kcfg := kafka.Config{Brokers: replList(*brokers), ClientID: "replicator", Logger: logger.Named("kafka"), Registerer: reg}
+	kcfg := kafka.Config{Brokers: splitList(*brokers), ClientID: "replicator", Logger: logger.Named("kafka"), Registerer: reg}
 	var producer replicator.Producer
 	if expiryInterval > 0 {
-		log, err := replKafkaLog(startCtx, kcfg, logger)
+		log, err := openKafka(startCtx, kcfg, logger)
 		if err != nil {
 			return fail(1, "kafka: %v", err)
 		}
@@ -149,7 +149,7 @@ func runReplicator(ctx context.Context, args []string, stderr io.Writer) int {
 		Kafka:              kcfg,
 		Store:              store,
 		Producer:           producer,
-		TopicPrefixes:      replList(*prefixes),
+		TopicPrefixes:      splitList(*prefixes),
 		GroupPrefix:        *groupPrefix,
 		DiscoveryInterval:  *discovery,
 		MaxBatch:           *maxBatch,
@@ -172,48 +172,4 @@ func runReplicator(ctx context.Context, args []string, stderr io.Writer) int {
 		return fail(1, "%v", err)
 	}
 	return 0
-}
-
-// newKafkaLog creates the producer of the expiry job's purges, retrying while no broker answers.
-func replKafkaLog(ctx context.Context, cfg kafka.Config, logger hclog.Logger) (*kafka.Log, error) {
-	backoff := 100 * time.Millisecond
-	for {
-		log, err := kafka.New(cfg)
-		if err == nil {
-			return log, nil
-		}
-		logger.Info("kafka not reachable yet, retrying", "brokers", cfg.Brokers, "in", backoff, "error", err)
-		select {
-		case <-ctx.Done():
-			return nil, err
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 5*time.Second)
-	}
-}
-
-func replEnv(name, def string) string {
-	if v := strings.TrimSpace(os.Getenv(name)); v != "" {
-		return v
-	}
-	return def
-}
-
-func replDurationEnv(name string, def time.Duration) time.Duration {
-	if v := strings.TrimSpace(os.Getenv(name)); v != "" {
-		if d, err := time.ParseDuration(v); err == nil {
-			return d
-		}
-	}
-	return def
-}
-
-func replList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }

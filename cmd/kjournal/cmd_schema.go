@@ -37,7 +37,7 @@ flags:
 func runSchema(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("schema", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	hosts := fs.String("cassandra-hosts", schemaEnvOr("CASSANDRA_HOSTS", "127.0.0.1:9042"), "comma-separated Cassandra contact points, host[:port] (env CASSANDRA_HOSTS)")
+	hosts := fs.String("cassandra-hosts", envOr("CASSANDRA_HOSTS", "127.0.0.1:9042"), "comma-separated Cassandra contact points, host[:port] (env CASSANDRA_HOSTS)")
 	keyspace := fs.String("keyspace", "journal", "keyspace")
 	replication := fs.String("replication", "SimpleStrategy:1", "replication of a keyspace created now: SimpleStrategy:<factor> or NetworkTopologyStrategy:<dc>=<factor>,...")
 	noKeyspace := fs.Bool("no-create-keyspace", false, "fail instead of creating a missing keyspace and locks table")
@@ -120,11 +120,4 @@ func schemaConsistency(s string) (gocql.Consistency, error) {
 		return 0, fmt.Errorf("ANY cannot be used for reads")
 	}
 	return c, nil
-}
-
-func schemaEnvOr(name, def string) string {
-	if v := strings.TrimSpace(os.Getenv(name)); v != "" {
-		return v
-	}
-	return def
 }

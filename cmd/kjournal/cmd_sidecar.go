@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -291,44 +290,6 @@ func (f *sidecarFlags) config() (sidecar.Config, error) {
 	return cfg, nil
 }
 
-func newLogger(format, level string, out io.Writer) (hclog.Logger, error) {
-	lv := hclog.LevelFromString(level)
-	if lv == hclog.NoLevel {
-		return nil, fmt.Errorf("--log-level: unknown level %q", level)
-	}
-	var json bool
-	switch format {
-	case "json":
-		json = true
-	case "text":
-	default:
-		return nil, fmt.Errorf("--log-format: %q is not json or text", format)
-	}
-	return hclog.New(&hclog.LoggerOptions{Name: "kjournal", Level: lv, JSONFormat: json, Output: out}), nil
-}
-
-// openKafka retries kafka.New, which fails when no broker answers, until ctx ends: in a pod the
-// sidecar may start before Kafka is reachable.
-func openKafka(ctx context.Context, cfg kafka.Config, logger hclog.Logger) (*kafka.Log, error) {
-	delay := 500 * time.Millisecond
-	for {
-		log, err := kafka.New(cfg)
-		if err == nil {
-			return log, nil
-		}
-		if !errors.Is(err, journal.ErrKafkaUnavailable) {
-			return nil, err
-		}
-		logger.Warn("kafka not reachable yet; retrying", "error", err, "retry_in", delay)
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("kafka not reachable before the start timeout: %w", err)
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 5*time.Second)
-	}
-}
-
 // readiness reports whether a Kafka broker accepts connections and Cassandra answers a query.
 func readiness(brokers []string, store *cassandra.Store) func(context.Context) error {
 	return func(ctx context.Context) error {
@@ -351,14 +312,4 @@ func readiness(brokers []string, store *cassandra.Store) func(context.Context) e
 		}
 		return nil
 	}
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
