@@ -1,10 +1,11 @@
 package journal
 
 import (
-	"errors"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	kjmetrics "github.com/kjournal/kjournal/internal/metrics"
 )
 
 type metrics struct {
@@ -45,43 +46,25 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"result"}),
 	}
 	var err error
-	if m.latency, err = register(reg, m.latency); err != nil {
+	if m.latency, err = kjmetrics.Register(reg, m.latency); err != nil {
 		return nil, err
 	}
-	if m.events, err = register(reg, m.events); err != nil {
+	if m.events, err = kjmetrics.Register(reg, m.events); err != nil {
 		return nil, err
 	}
-	if m.fallbacks, err = register(reg, m.fallbacks); err != nil {
+	if m.fallbacks, err = kjmetrics.Register(reg, m.fallbacks); err != nil {
 		return nil, err
 	}
-	if m.cache, err = register(reg, m.cache); err != nil {
+	if m.cache, err = kjmetrics.Register(reg, m.cache); err != nil {
 		return nil, err
 	}
-	if m.entries, err = register(reg, m.entries); err != nil {
+	if m.entries, err = kjmetrics.Register(reg, m.entries); err != nil {
 		return nil, err
 	}
-	if m.heads, err = register(reg, m.heads); err != nil {
+	if m.heads, err = kjmetrics.Register(reg, m.heads); err != nil {
 		return nil, err
 	}
 	return m, nil
-}
-
-// register registers c, or returns the collector already registered under its name (two Journals on
-// one registry share their metrics).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if reg == nil {
-		return c, nil
-	}
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing, nil
-			}
-		}
-		return c, err
-	}
-	return c, nil
 }
 
 // observe records an operation's latency; use as `defer m.observe("read", time.Now(), &err)`.

@@ -1,10 +1,11 @@
 package replicator
 
 import (
-	"errors"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	kjmetrics "github.com/kjournal/kjournal/internal/metrics"
 )
 
 // Error stages, the values of the "stage" label of kjournal_replicator_errors_total.
@@ -85,35 +86,21 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"topic"}),
 	}
 	if reg != nil {
-		m.topics = register(reg, m.topics)
-		m.partitions = register(reg, m.partitions)
-		m.lag = register(reg, m.lag)
-		m.records = register(reg, m.records)
-		m.events = register(reg, m.events)
-		m.actions = register(reg, m.actions)
-		m.latency = register(reg, m.latency)
-		m.roundDuration = register(reg, m.roundDuration)
-		m.errors = register(reg, m.errors)
-		m.stalled = register(reg, m.stalled)
-		m.poisonSkipped = register(reg, m.poisonSkipped)
-		m.expiryPurges = register(reg, m.expiryPurges)
-		m.expiryRuns = register(reg, m.expiryRuns)
+		m.topics = kjmetrics.MustRegister(reg, m.topics)
+		m.partitions = kjmetrics.MustRegister(reg, m.partitions)
+		m.lag = kjmetrics.MustRegister(reg, m.lag)
+		m.records = kjmetrics.MustRegister(reg, m.records)
+		m.events = kjmetrics.MustRegister(reg, m.events)
+		m.actions = kjmetrics.MustRegister(reg, m.actions)
+		m.latency = kjmetrics.MustRegister(reg, m.latency)
+		m.roundDuration = kjmetrics.MustRegister(reg, m.roundDuration)
+		m.errors = kjmetrics.MustRegister(reg, m.errors)
+		m.stalled = kjmetrics.MustRegister(reg, m.stalled)
+		m.poisonSkipped = kjmetrics.MustRegister(reg, m.poisonSkipped)
+		m.expiryPurges = kjmetrics.MustRegister(reg, m.expiryPurges)
+		m.expiryRuns = kjmetrics.MustRegister(reg, m.expiryRuns)
 	}
 	return m
-}
-
-// register registers c, or returns the collector already registered under its name, so that
-// several replicators in one process (tests) can share a registry.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-	}
-	return c
 }
 
 func partitionLabel(p int32) string { return strconv.FormatInt(int64(p), 10) }

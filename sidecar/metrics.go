@@ -1,10 +1,11 @@
 package sidecar
 
 import (
-	"errors"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	kjmetrics "github.com/kjournal/kjournal/internal/metrics"
 )
 
 type metrics struct {
@@ -67,9 +68,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		if err != nil {
 			return c
 		}
-		var got prometheus.Collector
-		got, err = register(reg, c)
-		return got
+		c, err = kjmetrics.Register(reg, c)
+		return c
 	}
 	m.requests = reg2(m.requests).(*prometheus.CounterVec)
 	m.latency = reg2(m.latency).(*prometheus.HistogramVec)
@@ -89,17 +89,4 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 func (m *metrics) observe(op string, start time.Time, code string) {
 	m.requests.WithLabelValues(op, code).Inc()
 	m.latency.WithLabelValues(op).Observe(time.Since(start).Seconds())
-}
-
-// register registers c, or returns the collector already registered under its name, so that two
-// servers on one registry (tests) share their series instead of failing.
-func register(reg prometheus.Registerer, c prometheus.Collector) (prometheus.Collector, error) {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			return are.ExistingCollector, nil
-		}
-		return nil, err
-	}
-	return c, nil
 }

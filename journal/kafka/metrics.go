@@ -1,10 +1,11 @@
 package kafka
 
 import (
-	"errors"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	kjmetrics "github.com/kjournal/kjournal/internal/metrics"
 )
 
 // Consumer purposes, the values of the "purpose" label and of Log.ConsumersOpened's argument.
@@ -46,27 +47,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"purpose"}),
 	}
 	if reg != nil {
-		m.produceLatency = register(reg, m.produceLatency)
-		m.produceErrors = register(reg, m.produceErrors)
-		m.consumersOpen = register(reg, m.consumersOpen)
-		m.consumersOpened = register(reg, m.consumersOpened)
+		m.produceLatency = kjmetrics.MustRegister(reg, m.produceLatency)
+		m.produceErrors = kjmetrics.MustRegister(reg, m.produceErrors)
+		m.consumersOpen = kjmetrics.MustRegister(reg, m.consumersOpen)
+		m.consumersOpened = kjmetrics.MustRegister(reg, m.consumersOpened)
 	}
 	return m
-}
-
-// register registers c, or returns the collector already registered under its name, so that several
-// Logs (a sidecar and a replicator in one test process) can share a registry.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-		// A name clash with a different kind of collector: keep ours unregistered rather than fail.
-	}
-	return c
 }
 
 func (m *metrics) consumerOpened(purpose string) {
