@@ -49,6 +49,8 @@ func run(ctx context.Context, args []string) int {
 		out       = fs.String("out", envOr("BENCH_OUT", ""), "summary JSON (env BENCH_OUT; default $KJ_RUN/bench.json)")
 		kjBin     = fs.String("kjournal", envOr("BENCH_KJOURNAL", ""), "the kjournal binary (default $KJ_RUN/bin/kjournal, built if missing)")
 		python    = fs.String("python", envOr("BENCH_PYTHON", ""), "python with the kjournal package installed (default $KJ_RUN/bench-venv/bin/python)")
+		p4Rate    = fs.Int("p4-rate", 0, "P4: appends/s (default 5000)")
+		p4Dur     = fs.Duration("p4-duration", 0, "P4: duration of a repetition (default 30s)")
 		stackSide = fs.Bool("stack-sidecar", false, "P1, P2, P5 through the stack's sidecar ($KJOURNAL_SOCKET) instead of one started from -kjournal")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -63,6 +65,12 @@ func run(ctx context.Context, args []string) int {
 		return 1
 	}
 	defer e.close()
+	if *p4Rate > 0 {
+		e.sz.p4Rate = *p4Rate
+	}
+	if *p4Dur > 0 {
+		e.sz.p4Duration = *p4Dur
+	}
 	if *out == "" {
 		*out = filepath.Join(e.runDir, "bench.json")
 	}

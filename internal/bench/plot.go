@@ -7,11 +7,13 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
 )
 
@@ -34,7 +36,8 @@ func plotLatencies(path string, lat map[string][]float64) error {
 	cdf.X.Label.Text = "latency (ms, log scale)"
 	cdf.Y.Label.Text = "fraction of appends ≤ x"
 	cdf.Y.Min, cdf.Y.Max = 0, 1
-	cdf.Legend.Top, cdf.Legend.Left = true, true
+	cdf.Legend.Top, cdf.Legend.Left = false, false // the bottom right is empty: every curve is near 1 there
+	cdf.Legend.YOffs = vg.Inch / 4
 	cdf.Add(plotter.NewGrid())
 
 	tailP := plot.New()
@@ -55,7 +58,12 @@ func plotLatencies(path string, lat map[string][]float64) error {
 		n := float64(len(xs))
 		minFrac = min(minFrac, 1/n)
 		var pts, tailPts plotter.XYs
+		// At most ~2,000 points per line (every point of the tail's last 1%), which keeps the SVG small.
+		step := max(1, len(xs)/2000)
 		for i, x := range xs {
+			if i%step != 0 && i < len(xs)-len(xs)/100-1 {
+				continue
+			}
 			x = max(x, 1e-3)
 			pts = append(pts, plotter.XY{X: x, Y: float64(i+1) / n})
 			if frac := (n - float64(i+1)) / n; frac > 0 { // the slowest point has nothing above it
@@ -93,27 +101,33 @@ func plotLatencies(path string, lat map[string][]float64) error {
 	tailP.Y.Scale = plot.LogScale{}
 	tailP.Y.Min, tailP.Y.Max = minFrac*0.9, 1
 	tailP.Y.Tick.Marker = plot.ConstantTicks{
-		{Value: 1, Label: "p0"}, {Value: 0.5, Label: "p50"}, {Value: 0.1, Label: "p90"},
+		{Value: 1, Label: "all"}, {Value: 0.5, Label: "p50"}, {Value: 0.1, Label: "p90"},
 		{Value: 0.01, Label: "p99"}, {Value: 0.001, Label: "p99.9"}, {Value: 0.0001, Label: "p99.99"},
 	}
 
 	const w, h = 15 * vg.Inch, 6 * vg.Inch
-	c := vgsvg.New(w, h)
-	dc := draw.New(c)
-	tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Inch / 2, PadTop: vg.Inch / 8, PadBottom: vg.Inch / 8,
-		PadLeft: vg.Inch / 8, PadRight: vg.Inch / 4}
-	canvases := plot.Align([][]*plot.Plot{{cdf, tailP}}, tiles, dc)
-	cdf.Draw(canvases[0][0])
-	tailP.Draw(canvases[0][1])
-	f, err := os.Create(path)
-	if err != nil {
+	draw2 := func(c vg.CanvasWriterTo, path string) error {
+		dc := draw.New(c)
+		tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Inch / 2, PadTop: vg.Inch / 8, PadBottom: vg.Inch / 8,
+			PadLeft: vg.Inch / 8, PadRight: vg.Inch / 4}
+		canvases := plot.Align([][]*plot.Plot{{cdf, tailP}}, tiles, dc)
+		cdf.Draw(canvases[0][0])
+		tailP.Draw(canvases[0][1])
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		if _, err := c.WriteTo(f); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	}
+	if err := draw2(vgsvg.New(w, h), path); err != nil {
 		return err
 	}
-	if _, err := c.WriteTo(f); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	// The same as a PNG, for viewers without SVG.
+	return draw2(vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(96))}, strings.TrimSuffix(path, ".svg")+".png")
 }
 
 // logTicks labels 1, 2 and 5 of every decade of a log axis, with unlabelled minor ticks between.

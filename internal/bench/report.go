@@ -92,7 +92,7 @@ var summaryKeys = []string{
 }
 
 // write prints the table to w and writes the summary JSON to out, the details next to it
-// (<out>-details.json) and the plot (bench-latency.svg in out's directory).
+// (<out>-details.json) and the plot (bench-latency.svg and .png in out's directory).
 func (r *report) write(out string, w io.Writer) error {
 	r.Finished = time.Now()
 	r.LoadAfter = loadAvg()
@@ -120,7 +120,7 @@ func (r *report) write(out string, w io.Writer) error {
 		if err := plotLatencies(svg, r.Latencies); err != nil {
 			return fmt.Errorf("plot: %w", err)
 		}
-		fmt.Fprintf(w, "wrote %s\n", svg)
+		fmt.Fprintf(w, "wrote %s (and .png)\n", svg)
 	}
 	return nil
 }
