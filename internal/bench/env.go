@@ -86,7 +86,9 @@ type env struct {
 	python         string
 	pyScript       string
 	java           string
-	topic          string // the default topic of the sidecars we start
+	topic          string   // the default topic of the sidecars we start
+	replicatorArgs []string // more flags for our replicators
+	sidecarArgs    []string // more flags for our sidecars
 
 	klog     *kafka.Log
 	store    *cassandra.Store

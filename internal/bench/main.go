@@ -51,6 +51,8 @@ func run(ctx context.Context, args []string) int {
 		python    = fs.String("python", envOr("BENCH_PYTHON", ""), "python with the kjournal package installed (default $KJ_RUN/bench-venv/bin/python)")
 		p4Rate    = fs.Int("p4-rate", 0, "P4: appends/s (default 5000)")
 		p4Dur     = fs.Duration("p4-duration", 0, "P4: duration of a repetition (default 30s)")
+		replArgs  = fs.String("replicator-args", "", "more flags for the replicators the bench starts (space-separated), e.g. '--key-parallelism 64'")
+		sideArgs  = fs.String("sidecar-args", "", "more flags for the sidecars the bench starts (space-separated)")
 		stackSide = fs.Bool("stack-sidecar", false, "P1, P2, P5 through the stack's sidecar ($KJOURNAL_SOCKET) instead of one started from -kjournal")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -65,6 +67,7 @@ func run(ctx context.Context, args []string) int {
 		return 1
 	}
 	defer e.close()
+	e.replicatorArgs, e.sidecarArgs = strings.Fields(*replArgs), strings.Fields(*sideArgs)
 	if *p4Rate > 0 {
 		e.sz.p4Rate = *p4Rate
 	}

@@ -18,10 +18,12 @@ import (
 // clients in turn in every repetition:
 //
 //   - direct: sarama SyncProducer straight to Kafka (the baseline);
+//   - library: journal.Journal.Append in this process, the sidecar's own producer path without the
+//     socket (journal/kafka's batching async producer);
 //   - go: the Go socket client through the sidecar (the sidecar's cost);
 //   - python: the Python sync client through the sidecar (the sidecar's cost plus Python's).
 //
-// The ratios are taken per repetition (so the three runs share the machine's state) and the median of
+// The ratios are taken per repetition (so the runs share the machine's state) and the median of
 // them is reported.
 func (e *env) runP1(ctx context.Context, r *report) error {
 	const sc = "P1 append latency"
@@ -62,6 +64,19 @@ func (e *env) runP1(ctx context.Context, r *report) error {
 			}
 			return out, nil
 		}},
+		{"library", func(id string, n int) ([]time.Duration, error) {
+			j := e.journals.Journal(journal.Key{Topic: topic, ID: id})
+			out := make([]time.Duration, 0, n)
+			for i := 1; i <= n; i++ {
+				start := time.Now()
+				ev := []journal.Event{{SeqNr: journal.SeqNr(i), Payload: journal.BinaryPayload(payload)}}
+				if _, err := j.Append(ctx, ev, journal.AppendOptions{}); err != nil {
+					return nil, err
+				}
+				out = append(out, time.Since(start))
+			}
+			return out, nil
+		}},
 		{"go", func(id string, n int) ([]time.Duration, error) {
 			out := make([]time.Duration, 0, n)
 			for i := 1; i <= n; i++ {
@@ -80,7 +95,7 @@ func (e *env) runP1(ctx context.Context, r *report) error {
 	}
 
 	e.log.Printf("P1: warm-up, %d appends per client", e.sz.p1Warmup)
-	for _, m := range methods[:2] { // the Python script warms itself up in every run
+	for _, m := range methods[:3] { // the Python script warms itself up in every run
 		if _, err := m.run(e.name("p1warm"), e.sz.p1Warmup); err != nil {
 			return fmt.Errorf("P1 warm-up %s: %w", m.key, err)
 		}
@@ -114,7 +129,7 @@ func (e *env) runP1(ctx context.Context, r *report) error {
 	r.Summary["append_p99_ratio"] = round(rw.Value.Median, 3)
 	r.add(sc, "p50 ratio: Go socket client via sidecar ÷ sarama direct", "×", goRatio50, 2)
 	r.add(sc, "p99 ratio: Go socket client via sidecar ÷ sarama direct", "×", goRatio99, 2)
-	for _, m := range []struct{ key, label string }{{"direct", "sarama direct"}, {"go", "Go socket client via sidecar"}, {"python", "Python sync client via sidecar"}} {
+	for _, m := range []struct{ key, label string }{{"direct", "sarama direct"}, {"library", "journal library in-process (no socket)"}, {"go", "Go socket client via sidecar"}, {"python", "Python sync client via sidecar"}} {
 		r.add(sc, "p50 "+m.label, "ms", p50[m.key], 2)
 		r.add(sc, "p99 "+m.label, "ms", p99[m.key], 2)
 	}

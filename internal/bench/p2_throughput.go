@@ -82,20 +82,63 @@ func (e *env) runP2(ctx context.Context, r *report) error {
 		return float64(n) / elapsed.Seconds(), nil
 	}
 
+	// The same load on the journal library in this process: the producer's ceiling for this many
+	// appenders with one append in flight each, without the socket.
+	libN := func(n int) (float64, error) {
+		var left atomic.Int64
+		left.Store(int64(n))
+		var wg sync.WaitGroup
+		errs := make(chan error, len(writers))
+		libSeqs := make([]int64, len(ids))
+		start := time.Now()
+		for w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for k := 0; left.Add(-1) >= 0; k++ {
+					j := w + (k*len(writers))%(len(ids)-len(ids)%len(writers))
+					libSeqs[j]++
+					ev := []journal.Event{{SeqNr: journal.SeqNr(libSeqs[j]), Payload: journal.BinaryPayload(payload)}}
+					if _, err := e.journals.Journal(journal.Key{Topic: topic, ID: ids[j] + "-lib"}).Append(ctx, ev, journal.AppendOptions{}); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		elapsed := time.Since(start)
+		select {
+		case err := <-errs:
+			return 0, err
+		default:
+		}
+		return float64(n) / elapsed.Seconds(), nil
+	}
+
 	e.log.Printf("P2: warm-up, %d appends by %d writers; ProducerPerformance %d records", e.sz.p2Warmup, len(writers), e.sz.ppRecords/4)
 	if _, err := appendN(e.sz.p2Warmup); err != nil {
+		return fmt.Errorf("P2 warm-up: %w", err)
+	}
+	if _, err := libN(e.sz.p2Warmup); err != nil {
 		return fmt.Errorf("P2 warm-up: %w", err)
 	}
 	if _, err := e.producerPerformance(ctx, topic, max(e.sz.ppRecords/4, 1000), recSize); err != nil {
 		return fmt.Errorf("P2 warm-up: %w", err)
 	}
-	var side, pp, ratio []float64
+	var side, lib, pp, ratio []float64
 	for rep := range e.sz.reps {
 		e.log.Printf("P2: rep %d/%d, %d appends by %d writers over %d journals", rep+1, e.sz.reps, e.sz.p2Records, len(writers), len(ids))
 		s, err := appendN(e.sz.p2Records)
 		if err != nil {
 			return fmt.Errorf("P2: %w", err)
 		}
+		e.log.Printf("P2: rep %d/%d, %d appends by %d goroutines on the journal library in-process", rep+1, e.sz.reps, e.sz.p2Records, len(writers))
+		l, err := libN(e.sz.p2Records)
+		if err != nil {
+			return fmt.Errorf("P2: %w", err)
+		}
+		lib = append(lib, l)
 		e.log.Printf("P2: rep %d/%d, ProducerPerformance %d records of %d bytes", rep+1, e.sz.reps, e.sz.ppRecords, recSize)
 		k, err := e.producerPerformance(ctx, topic, e.sz.ppRecords, recSize)
 		if err != nil {
@@ -107,6 +150,7 @@ func (e *env) runP2(ctx context.Context, r *report) error {
 	rw.target(">=", 0.7)
 	r.Summary["throughput_ratio"] = round(rw.Value.Median, 3)
 	r.add(sc, fmt.Sprintf("%d writers × 1 append in flight via sidecar", len(writers)), "records/s", side, 0)
+	r.add(sc, fmt.Sprintf("%d goroutines × 1 append in flight, journal library in-process (no socket)", len(writers)), "records/s", lib, 0)
 	r.add(sc, "ProducerPerformance (acks=all, idempotent)", "records/s", pp, 0)
 	r.note("P2: record size %d bytes (key + value + journal.action header of a single-event Append with a %d-byte payload), the --record-size given to ProducerPerformance.", recSize, e.sz.payloadBytes)
 	return nil

@@ -23,6 +23,7 @@ var latencySeries = []struct {
 	color      color.RGBA
 }{
 	{"direct", "sarama SyncProducer → Kafka (baseline)", color.RGBA{R: 0x33, G: 0x33, B: 0x33, A: 0xff}},
+	{"library", "journal library in-process → Kafka", color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff}},
 	{"go", "Go socket client → sidecar → Kafka", color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}},
 	{"python", "Python sync client → sidecar → Kafka", color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}},
 }

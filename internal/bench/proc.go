@@ -52,6 +52,7 @@ func (e *env) startSidecar(ctx context.Context, name string, opts sidecarOptions
 			"--log-format", "text",
 			"--log-level", "warn",
 		}
+		args = append(args, e.sidecarArgs...)
 		return append(args, opts.args...), socket
 	})
 }
@@ -61,7 +62,7 @@ func (e *env) startSidecar(ctx context.Context, name string, opts sidecarOptions
 // the topics starting with "journal", which the bench's topics do not.
 func (e *env) startReplicator(ctx context.Context, prefix string) (*proc, error) {
 	return e.startProc(ctx, "replicator", func(dir, httpAddr string) ([]string, string) {
-		return []string{"replicator",
+		return append([]string{"replicator",
 			"--kafka-brokers", strings.Join(e.brokers, ","),
 			"--cassandra-hosts", strings.Join(e.hosts, ","),
 			"--topic-prefixes", prefix,
@@ -71,7 +72,7 @@ func (e *env) startReplicator(ctx context.Context, prefix string) (*proc, error)
 			"--expiry-interval", "0",
 			"--log-format", "text",
 			"--log-level", "warn",
-		}, ""
+		}, e.replicatorArgs...), ""
 	})
 }
 
