@@ -26,6 +26,11 @@ var scenarios = []scenario{
 // run. The error is ctx's, when the run was interrupted.
 func (e *env) runAll(ctx context.Context, want map[string]bool) (*report, error) {
 	r := newReport(e)
+	if e.socket != "" {
+		r.note("P1, P2, P5 went through the stack's sidecar (%s); the other sidecars and the replicators were started by the bench from %s.", e.socket, e.kjournal)
+	} else {
+		r.note("Every sidecar and replicator measured was started by the bench from %s, with the default flags unless a row says otherwise.", e.kjournal)
+	}
 	for _, s := range scenarios {
 		if !want[s.name] {
 			continue
