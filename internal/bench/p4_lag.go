@@ -161,8 +161,27 @@ func (e *env) runP4(ctx context.Context, r *report) error {
 	if _, err := lags(acks); err != nil {
 		return fmt.Errorf("P4 warm-up: %w", err)
 	}
-	var p50, p99, pmax, rates []float64
+	// The replicator's rounds, from its metrics: how long one takes and how many records it carries.
+	type roundStats struct{ rounds, seconds, records float64 }
+	scrape := func() (roundStats, error) {
+		var st roundStats
+		var err error
+		m := map[string]string{"topic": topic}
+		if st.rounds, err = metricSum(ctx, rp.httpAddr, "kjournal_replicator_round_duration_seconds_count", m); err != nil {
+			return st, err
+		}
+		if st.seconds, err = metricSum(ctx, rp.httpAddr, "kjournal_replicator_round_duration_seconds", m); err != nil {
+			return st, err
+		}
+		st.records, err = metricSum(ctx, rp.httpAddr, "kjournal_replicator_records_total", m)
+		return st, err
+	}
+	var p50, p99, pmax, rates, roundMs, perRound []float64
 	for rep := range e.sz.reps {
+		before, err := scrape()
+		if err != nil {
+			return fmt.Errorf("P4: replicator metrics: %w", err)
+		}
 		e.log.Printf("P4: rep %d/%d, %s at %d single-event appends/s over %d journals", rep+1, e.sz.reps, e.sz.p4Duration, e.sz.p4Rate, len(ids))
 		acks, rate, err := steady(e.sz.p4Duration, e.sz.p4Rate)
 		if err != nil {
@@ -171,6 +190,14 @@ func (e *env) runP4(ctx context.Context, r *report) error {
 		l, err := lags(acks)
 		if err != nil {
 			return fmt.Errorf("P4: %w", err)
+		}
+		after, err := scrape()
+		if err != nil {
+			return fmt.Errorf("P4: replicator metrics: %w", err)
+		}
+		if n := after.rounds - before.rounds; n > 0 {
+			roundMs = append(roundMs, (after.seconds-before.seconds)/n*1000)
+			perRound = append(perRound, (after.records-before.records)/n)
 		}
 		p50, p99 = append(p50, percentile(l, 0.5)), append(p99, percentile(l, 0.99))
 		pmax, rates = append(pmax, percentile(l, 1)), append(rates, rate)
@@ -182,6 +209,8 @@ func (e *env) runP4(ctx context.Context, r *report) error {
 	r.Summary["replication_lag_p99_ms"] = round(rw.Value.Median, 1)
 	r.add(sc, "lag max", "ms", pmax, 1)
 	r.add(sc, "append rate achieved", "events/s", rates, 0)
+	r.add(sc, "replicator round duration, mean (a partition's batch: Cassandra writes, pointer2, commit)", "ms", roundMs, 1)
+	r.add(sc, "records per round, mean", "", perRound, 0)
 	r.note("P4: %s per repetition at %d single-event appends/s over %d journals, produced in-process with the journal library; pointer2 polled every %s per partition (the lag's resolution).",
 		e.sz.p4Duration, e.sz.p4Rate, len(ids), p4Poll)
 	return nil

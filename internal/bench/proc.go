@@ -190,7 +190,8 @@ func rssMiB(pid int) (float64, error) {
 }
 
 // metricSum scrapes http://addr/metrics and sums the samples of the counter or gauge name whose
-// labels include every pair of match.
+// labels include every pair of match; for a histogram, the sum of its observations, or their count
+// when name has the suffix _count.
 func metricSum(ctx context.Context, addr, name string, match map[string]string) (float64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -205,7 +206,7 @@ func metricSum(ctx context.Context, addr, name string, match map[string]string) 
 	if err != nil {
 		return 0, fmt.Errorf("parse %s/metrics: %w", addr, err)
 	}
-	fam, ok := fams[name]
+	fam, ok := fams[strings.TrimSuffix(name, "_count")]
 	if !ok {
 		return 0, nil // not observed yet
 	}
@@ -224,6 +225,10 @@ next:
 			}
 		}
 		switch {
+		case m.Histogram != nil && strings.HasSuffix(name, "_count"):
+			sum += float64(m.GetHistogram().GetSampleCount())
+		case m.Histogram != nil:
+			sum += m.GetHistogram().GetSampleSum()
 		case m.Counter != nil:
 			sum += m.GetCounter().GetValue()
 		case m.Gauge != nil:
