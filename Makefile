@@ -46,8 +46,9 @@ down:
 test: deps
 	@$(WITH_STACK) $(MAKE) --no-print-directory -k test-all
 
-# Every suite runs even when an earlier one failed (-k); make exits non-zero if any did.
-test-all: test-go test-python test-node
+# Every suite runs even when an earlier one failed (-k); make exits non-zero if any did. Python first:
+# its virtualenv is also what the bench's tiny-size test (internal/bench) drives P1 with.
+test-all: test-python test-node test-go
 
 # The suites themselves expect the stack's addresses in the environment (KAFKA_BROKERS,
 # CASSANDRA_HOSTS, KJOURNAL_SOCKET); `make test` sets them. Run alone, they skip what needs a server.
