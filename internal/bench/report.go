@@ -27,26 +27,28 @@ type row struct {
 
 // report is everything a run measured.
 type report struct {
-	Started    time.Time            `json:"started"`
-	Finished   time.Time            `json:"finished"`
-	Host       string               `json:"host"`
-	CPUs       int                  `json:"cpus"`
-	Commit     string               `json:"commit"`
-	Size       string               `json:"size"`
-	Reps       int                  `json:"reps"`
-	LoadBefore string               `json:"load_before"`
-	LoadAfter  string               `json:"load_after"`
-	Rows       []row                `json:"rows"`
-	Notes      []string             `json:"notes,omitempty"`
-	Failures   []string             `json:"failures,omitempty"`
-	Summary    map[string]any       `json:"summary"`
-	Latencies  map[string][]float64 `json:"-"` // P1 latencies in ms by client, all repetitions, for the plot
+	Started    time.Time `json:"started"`
+	Finished   time.Time `json:"finished"`
+	Host       string    `json:"host"`
+	CPUs       int       `json:"cpus"`
+	Commit     string    `json:"commit"`
+	Size       string    `json:"size"`
+	Reps       int       `json:"reps"`
+	LoadBefore string    `json:"load_before"`
+	LoadAfter  string    `json:"load_after"`
+	// ScenarioLoad is the load average when each scenario started.
+	ScenarioLoad map[string]string    `json:"scenario_load"`
+	Rows         []row                `json:"rows"`
+	Notes        []string             `json:"notes,omitempty"`
+	Failures     []string             `json:"failures,omitempty"`
+	Summary      map[string]any       `json:"summary"`
+	Latencies    map[string][]float64 `json:"-"` // P1 latencies in ms by client, all repetitions, for the plot
 }
 
 func newReport(e *env) *report {
 	host, _ := os.Hostname()
 	r := &report{Started: time.Now(), Host: host, CPUs: runtime.NumCPU(), Size: e.sz.name, Reps: e.sz.reps,
-		LoadBefore: loadAvg(), Summary: map[string]any{}, Latencies: map[string][]float64{}}
+		LoadBefore: loadAvg(), Summary: map[string]any{}, Latencies: map[string][]float64{}, ScenarioLoad: map[string]string{}}
 	if out, err := exec.Command("git", "-C", e.root, "rev-parse", "--short", "HEAD").Output(); err == nil {
 		r.Commit = strings.TrimSpace(string(out))
 		if st, err := exec.Command("git", "-C", e.root, "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(st) > 0 {
@@ -139,6 +141,15 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "\n## kjournal bench (%s sizes, %d repetitions after a warm-up; median, min–max)\n\n", r.Size, r.Reps)
 	fmt.Fprintf(&b, "%s, %d CPUs, commit %s, %s; load average (1/5/15 min) %s before, %s after.\n\n",
 		r.Host, r.CPUs, r.Commit, r.Started.UTC().Format("2006-01-02 15:04 MST"), r.LoadBefore, r.LoadAfter)
+	if len(r.ScenarioLoad) > 0 {
+		b.WriteString("Load average (1 min) when each scenario started:")
+		for _, s := range scenarios {
+			if l, ok := r.ScenarioLoad[s.name]; ok {
+				fmt.Fprintf(&b, " %s %s;", strings.ToUpper(s.name), strings.Fields(l)[0])
+			}
+		}
+		b.WriteString(" a busy machine inflates every number, the ratios less than the rest.\n\n")
+	}
 	b.WriteString("| scenario | metric | median | min–max | target | met |\n|---|---|---:|---:|---|:-:|\n")
 	for _, rw := range r.Rows {
 		unit := ""

@@ -36,7 +36,8 @@ func (e *env) runAll(ctx context.Context, want map[string]bool) (*report, error)
 			continue
 		}
 		start := time.Now()
-		e.log.Printf("== %s (load %s)", s.name, loadAvg())
+		r.ScenarioLoad[s.name] = loadAvg()
+		e.log.Printf("== %s (load %s)", s.name, r.ScenarioLoad[s.name])
 		if err := s.run(e, ctx, r); err != nil {
 			e.log.Printf("%s failed: %v", s.name, err)
 			r.fail("%s: %v", s.name, err)
