@@ -166,18 +166,8 @@ func decodeAppend(f *fields) Request {
 }
 
 func decodeEvents(f *fields) []Event {
-	r, ok := f.get("events")
+	r, n, ok := f.array("events")
 	if !ok {
-		f.missing("events")
-		return nil
-	}
-	if k, _, _ := r.peek(); k != kindArray {
-		f.fail(CodeInvalidArgument, "events", typeError{want: "array", got: k})
-		return nil
-	}
-	n, err := r.arrayLen(0)
-	if err != nil {
-		f.fail(CodeInvalidArgument, "events", err)
 		return nil
 	}
 	if n == 0 {

@@ -241,18 +241,8 @@ func decodeReadReply(f *fields) Reply {
 }
 
 func decodeRecords(f *fields) []EventRecord {
-	r, ok := f.get("events")
+	r, n, ok := f.array("events")
 	if !ok {
-		f.missing("events")
-		return nil
-	}
-	if k, _, _ := r.peek(); k != kindArray {
-		f.fail(CodeInvalidArgument, "events", typeError{want: "array", got: k})
-		return nil
-	}
-	n, err := r.arrayLen(0)
-	if err != nil {
-		f.fail(CodeInvalidArgument, "events", err)
 		return nil
 	}
 	out := make([]EventRecord, 0, n)

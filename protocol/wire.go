@@ -487,6 +487,26 @@ func (f *fields) has(name string) bool {
 	return ok
 }
 
+// array returns the reader at the required array field name and the array's length; ok is false
+// after the failure (missing, not an array, unreadable length) has been recorded.
+func (f *fields) array(name string) (r *reader, n int, ok bool) {
+	r, ok = f.get(name)
+	if !ok {
+		f.missing(name)
+		return nil, 0, false
+	}
+	if k, _, _ := r.peek(); k != kindArray {
+		f.fail(CodeInvalidArgument, name, typeError{want: "array", got: k})
+		return nil, 0, false
+	}
+	n, err := r.arrayLen(0)
+	if err != nil {
+		f.fail(CodeInvalidArgument, name, err)
+		return nil, 0, false
+	}
+	return r, n, true
+}
+
 func (f *fields) missing(name string) {
 	f.fail(CodeInvalidArgument, name, fmt.Errorf("required field is missing"))
 }
