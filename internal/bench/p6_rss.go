@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kjournal/kjournal/internal/sockclient"
 	"github.com/kjournal/kjournal/protocol"
 )
 
@@ -100,7 +101,7 @@ func (e *env) runP6(ctx context.Context, r *report) error {
 		}
 		got := 0
 		for got < credit {
-			rep, err := await(ctx, ch)
+			rep, err := sockclient.Await(ctx, ch)
 			if err != nil {
 				return 0, 0, fmt.Errorf("stalled read: %w", err)
 			}
@@ -112,7 +113,7 @@ func (e *env) runP6(ctx context.Context, r *report) error {
 		}
 		// No more credit: the stream is open and stalled.
 		peak, err = maxRSS(p.pid(), e.sz.p6Hold)
-		_, _, _ = c.send(&protocol.CancelRequest{ID: id}, 0)
+		_, _, _ = c.Send(&protocol.CancelRequest{ID: id}, 0)
 		return before, peak, err
 	}
 
