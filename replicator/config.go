@@ -73,12 +73,17 @@ func ParsePoisonMode(s string) (PoisonMode, error) {
 type Store interface {
 	// Offset returns pointer2 of topic/partition; ok false when there is none.
 	Offset(ctx context.Context, topic string, partition int32) (offset int64, ok bool, err error)
-	// SavePointer2 records that every action of topic/partition up to offset is in Cassandra.
+	// SavePointer2 records that every action of topic/partition up to offset is in Cassandra;
+	// UpdatePointer2 does the same for a partition whose pointer2 row exists.
 	SavePointer2(ctx context.Context, topic string, partition int32, offset int64, timestamp time.Time) error
-	// Append, Delete and Purge apply one batch to a journal, guarded by the journal's offset.
-	Append(ctx context.Context, key journal.Key, po journal.PartitionOffset, timestamp time.Time, expireAfter time.Duration, events []journal.EventRecord) (changed bool, err error)
-	Delete(ctx context.Context, key journal.Key, po journal.PartitionOffset, timestamp time.Time, deleteTo journal.SeqNr, origin string) (changed bool, err error)
-	Purge(ctx context.Context, key journal.Key, po journal.PartitionOffset, timestamp time.Time) (changed bool, err error)
+	UpdatePointer2(ctx context.Context, topic string, partition int32, offset int64, timestamp time.Time) error
+	// Head returns a journal's metajournal row.
+	Head(ctx context.Context, key journal.Key) (cassandra.Head, bool, error)
+	// AppendKnown, DeleteKnown and PurgeKnown apply one batch to a journal whose metajournal row
+	// the caller knows, guarded by the journal's offset, and leave the row written in k.
+	AppendKnown(ctx context.Context, key journal.Key, k *cassandra.Known, po journal.PartitionOffset, timestamp time.Time, expireAfter time.Duration, events []journal.EventRecord) (changed bool, err error)
+	DeleteKnown(ctx context.Context, key journal.Key, k *cassandra.Known, po journal.PartitionOffset, timestamp time.Time, deleteTo journal.SeqNr, origin string) (changed bool, err error)
+	PurgeKnown(ctx context.Context, key journal.Key, k *cassandra.Known, po journal.PartitionOffset, timestamp time.Time) (changed bool, err error)
 }
 
 // ExpiryStore is what the expiry job reads. A Store that also implements it gets the job.
@@ -125,8 +130,15 @@ type Config struct {
 	// MaxBatch bounds the records of one round of one partition (max.poll.records). Default 1000.
 	MaxBatch int
 	// KeyParallelism bounds the journals of one round written to Cassandra at the same time.
-	// Default 16.
+	// Default 64.
 	KeyParallelism int
+	// HeadCacheSize bounds the metajournal rows kept per partition (see the package doc, "Head
+	// cache"). Default 100,000; negative: no cache, every journal's row is read in every round.
+	HeadCacheSize int
+	// CommitInterval is how often the offsets marked after each round are committed to Kafka
+	// (and when a partition is revoked or the replicator stops). Default 1 s; negative: commit
+	// synchronously after every round.
+	CommitInterval time.Duration
 	// OnPoison is what happens to a record that cannot be decoded. Default PoisonStall.
 	OnPoison PoisonMode
 
@@ -177,9 +189,16 @@ type Config struct {
 	consumers consumers
 }
 
+// The defaults of Config.KeyParallelism, HeadCacheSize and CommitInterval (and of the flags of
+// `kjournal replicator`).
+const (
+	DefaultKeyParallelism = 64
+	DefaultHeadCacheSize  = 100_000
+	DefaultCommitInterval = time.Second
+)
+
 const (
 	defaultDiscoveryInterval  = 3 * time.Second
-	defaultKeyParallelism     = 16
 	defaultExpiryInterval     = time.Hour
 	defaultExpiryLookbackDays = 1
 	defaultRetryMin           = 100 * time.Millisecond
@@ -239,8 +258,15 @@ func (cfg Config) withDefaults() (Config, error) {
 		c.MaxBatch = defaultMaxBatch
 	}
 	if c.KeyParallelism == 0 {
-		c.KeyParallelism = defaultKeyParallelism
+		c.KeyParallelism = DefaultKeyParallelism
 	}
+	switch {
+	case c.HeadCacheSize == 0:
+		c.HeadCacheSize = DefaultHeadCacheSize
+	case c.HeadCacheSize < 0:
+		c.HeadCacheSize = 0
+	}
+	dur(&c.CommitInterval, DefaultCommitInterval)
 	switch {
 	case c.ExpiryLookbackDays == 0:
 		c.ExpiryLookbackDays = defaultExpiryLookbackDays

@@ -66,6 +66,7 @@ func (k *kafkaConsumers) join(topic, group string) (consumerGroup, error) {
 		InstanceID:     k.cfg.InstanceID,
 		MaxBatch:       k.cfg.MaxBatch,
 		SessionTimeout: k.cfg.SessionTimeout,
+		CommitInterval: max(k.cfg.CommitInterval, 0),
 		OnError:        func(err error) { k.onError(topic, err) },
 	})
 	if err != nil {

@@ -94,8 +94,10 @@ type partition struct {
 	p        int32
 	log      hclog.Logger
 	pointer2 int64 // -1: none
+	hasRow   bool  // the partition has a pointer2 row
 	commit   int64 // the last offset committed (the next to consume); -1: none yet
 	skipped  int64 // the highest poison record skipped and counted
+	heads    *headCache
 }
 
 // consume replicates one assigned partition until its claim ends: it reads pointer2, then runs one
@@ -103,7 +105,8 @@ type partition struct {
 // succeeds or the claim ends.
 func (t *topicReplicator) consume(c claim) {
 	p := c.Partition()
-	ps := &partition{t: t, c: c, p: p, log: t.log.With("partition", p), pointer2: -1, commit: -1, skipped: -1}
+	ps := &partition{t: t, c: c, p: p, log: t.log.With("partition", p), pointer2: -1, commit: -1, skipped: -1,
+		heads: newHeadCache(t.r.cfg.HeadCacheSize)}
 	t.assigned(p)
 	defer t.revoked(p)
 	ctx := t.r.writeCtx
@@ -113,7 +116,7 @@ func (t *topicReplicator) consume(c claim) {
 		off, ok, err := t.r.store.Offset(ctx, t.topic, p)
 		if err == nil {
 			if ok {
-				ps.pointer2 = off
+				ps.pointer2, ps.hasRow = off, true
 			}
 			break
 		}
@@ -255,10 +258,14 @@ func (ps *partition) round(ctx context.Context, recs []journal.LogRecord) (rest 
 		return rest, poisonErr
 	}
 	if last > ps.pointer2 {
-		if err := t.r.store.SavePointer2(ctx, t.topic, ps.p, last, ts); err != nil {
+		save := t.r.store.SavePointer2
+		if ps.hasRow {
+			save = t.r.store.UpdatePointer2
+		}
+		if err := save(ctx, t.topic, ps.p, last, ts); err != nil {
 			return recs, fmt.Errorf("save pointer2 %s/%d = %d: %w", t.topic, ps.p, last, err)
 		}
-		ps.pointer2 = last
+		ps.pointer2, ps.hasRow = last, true
 	}
 	if last+1 > ps.commit {
 		ps.c.Commit(last + 1)
@@ -310,7 +317,9 @@ func (ps *partition) applyKeys(ctx context.Context, keys []string, byKey map[str
 	return nil
 }
 
-// applyKey compacts one journal's actions and applies the batches in offset order.
+// applyKey compacts one journal's actions and applies the batches in offset order, starting from
+// the journal's metajournal row in the head cache (read on a miss), and leaves the row written
+// there; a failed write drops it, so that the retry reads it again.
 //
 // When compaction drops Appends (they precede a Purge, or a Delete covers them) and the journal
 // has no metajournal row, the actions are applied one by one instead. An earlier attempt at the
@@ -324,15 +333,17 @@ func (ps *partition) applyKey(ctx context.Context, id string, records []journal.
 	t := ps.t
 	key := journal.Key{Topic: t.topic, ID: id}
 	m := t.r.m
-	batches := compact(records)
-	if hr, ok := t.r.store.(headReader); ok && dropsAppends(records, batches) {
-		_, found, err := hr.Head(ctx, key)
+	k, ok := ps.heads.get(id)
+	if !ok {
+		h, found, err := t.r.store.Head(ctx, key)
 		if err != nil {
 			return fmt.Errorf("read head of %s: %w", key, err)
 		}
-		if !found {
-			batches = uncompacted(records)
-		}
+		k = cassandra.Known{Head: h, Found: found}
+	}
+	batches := compact(records)
+	if !k.Found && dropsAppends(records, batches) {
+		batches = uncompacted(records)
 	}
 	for _, b := range batches {
 		po := journal.PartitionOffset{Partition: ps.p, Offset: b.Offset}
@@ -362,18 +373,19 @@ func (ps *partition) applyKey(ctx context.Context, id string, records []journal.
 			youngest := b.Appends[len(b.Appends)-1]
 			action = youngest.Timestamp
 			expireAfter := decoded[youngest.Offset].md.ExpireAfter
-			changed, err = t.r.store.Append(ctx, key, po, ts, expireAfter, events)
+			changed, err = t.r.store.AppendKnown(ctx, key, &k, po, ts, expireAfter, events)
 			if err == nil && changed {
 				m.events.WithLabelValues(t.topic).Add(float64(len(events)))
 			}
 		case journal.ActionDelete:
 			action = recordAt(records, b.Offset).Timestamp
-			changed, err = t.r.store.Delete(ctx, key, po, ts, b.To, b.Origin)
+			changed, err = t.r.store.DeleteKnown(ctx, key, &k, po, ts, b.To, b.Origin)
 		case journal.ActionPurge:
 			action = recordAt(records, b.Offset).Timestamp
-			changed, err = t.r.store.Purge(ctx, key, po, ts)
+			changed, err = t.r.store.PurgeKnown(ctx, key, &k, po, ts)
 		}
 		if err != nil {
+			ps.heads.drop(id)
 			return fmt.Errorf("%s %s at %s: %w", b.Kind, key, po, err)
 		}
 		if changed {
@@ -384,12 +396,8 @@ func (ps *partition) applyKey(ctx context.Context, id string, records []journal.
 			}
 		}
 	}
+	ps.heads.put(id, k)
 	return nil
-}
-
-// headReader reads a journal's metajournal row; *cassandra.Store is one.
-type headReader interface {
-	Head(ctx context.Context, key journal.Key) (cassandra.Head, bool, error)
 }
 
 // recordAt returns the record at offset among one journal's records of a round.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kjournal/kjournal/journal"
+	"github.com/kjournal/kjournal/journal/cassandra"
 )
 
 // Unit tests of the round logic with fakes of Kafka and Cassandra: the order of writes, pointer2
@@ -40,6 +41,7 @@ type fakeStore struct {
 	log        *opLog
 	failAppend int // fail this many Append calls first
 	mu         sync.Mutex
+	heads      []string // the journals whose head was read, in order
 }
 
 func (s *fakeStore) Offset(context.Context, string, int32) (int64, bool, error) { return 0, false, nil }
@@ -49,7 +51,24 @@ func (s *fakeStore) SavePointer2(_ context.Context, topic string, p int32, offse
 	return nil
 }
 
-func (s *fakeStore) Append(_ context.Context, key journal.Key, po journal.PartitionOffset, _ time.Time, _ time.Duration, events []journal.EventRecord) (bool, error) {
+func (s *fakeStore) UpdatePointer2(ctx context.Context, topic string, p int32, offset int64, ts time.Time) error {
+	return s.SavePointer2(ctx, topic, p, offset, ts)
+}
+
+func (s *fakeStore) Head(_ context.Context, key journal.Key) (cassandra.Head, bool, error) {
+	s.mu.Lock()
+	s.heads = append(s.heads, key.ID)
+	s.mu.Unlock()
+	return cassandra.Head{}, false, nil
+}
+
+func (s *fakeStore) headsRead() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.heads)
+}
+
+func (s *fakeStore) AppendKnown(_ context.Context, key journal.Key, _ *cassandra.Known, po journal.PartitionOffset, _ time.Time, _ time.Duration, events []journal.EventRecord) (bool, error) {
 	s.mu.Lock()
 	fail := s.failAppend > 0
 	if fail {
@@ -68,12 +87,12 @@ func (s *fakeStore) Append(_ context.Context, key journal.Key, po journal.Partit
 	return true, nil
 }
 
-func (s *fakeStore) Delete(_ context.Context, key journal.Key, po journal.PartitionOffset, _ time.Time, to journal.SeqNr, _ string) (bool, error) {
+func (s *fakeStore) DeleteKnown(_ context.Context, key journal.Key, _ *cassandra.Known, po journal.PartitionOffset, _ time.Time, to journal.SeqNr, _ string) (bool, error) {
 	s.log.add("delete %s@%d to %d", key.ID, po.Offset, to)
 	return true, nil
 }
 
-func (s *fakeStore) Purge(_ context.Context, key journal.Key, po journal.PartitionOffset, _ time.Time) (bool, error) {
+func (s *fakeStore) PurgeKnown(_ context.Context, key journal.Key, _ *cassandra.Known, po journal.PartitionOffset, _ time.Time) (bool, error) {
 	s.log.add("purge %s@%d", key.ID, po.Offset)
 	return true, nil
 }
@@ -123,14 +142,23 @@ func (f *fakeConsumers) run(ctx context.Context, fn func(claim)) error {
 	return ctx.Err()
 }
 
-// runFake runs a replicator over the fakes with records as the partition's one batch.
-func runFake(t *testing.T, mode PoisonMode, failAppend int, records []journal.LogRecord) (*Replicator, *opLog, context.CancelFunc) {
+// runFake runs a replicator over the fakes with batches as the partition's batches.
+func runFake(t *testing.T, mode PoisonMode, failAppend int, batches ...[]journal.LogRecord) (*Replicator, *opLog, context.CancelFunc) {
+	r, log, _, stop := runFakeStore(t, mode, failAppend, batches...)
+	return r, log, stop
+}
+
+func runFakeStore(t *testing.T, mode PoisonMode, failAppend int, batches ...[]journal.LogRecord) (*Replicator, *opLog, *fakeStore, context.CancelFunc) {
 	t.Helper()
 	log := &opLog{}
-	c := &fakeClaim{log: log, batches: make(chan []journal.LogRecord, 1), done: make(chan struct{})}
-	c.batches <- records
+	c := &fakeClaim{log: log, batches: make(chan []journal.LogRecord, len(batches)), done: make(chan struct{})}
+	for _, b := range batches {
+		c.batches <- b
+	}
+	store := &fakeStore{log: log, failAppend: failAppend}
 	r, err := New(Config{
-		Store:             &fakeStore{log: log, failAppend: failAppend},
+		Store:             store,
+		CommitInterval:    -1,
 		OnPoison:          mode,
 		DiscoveryInterval: 10 * time.Millisecond,
 		RetryMin:          time.Millisecond,
@@ -156,7 +184,7 @@ func runFake(t *testing.T, mode PoisonMode, failAppend int, records []journal.Lo
 			stop()
 		}
 	})
-	return r, log, stop
+	return r, log, store, stop
 }
 
 func waitOps(t *testing.T, log *opLog, n int) []string {
@@ -200,7 +228,7 @@ func actionRecord(id string, offset int64, h journal.ActionHeader) journal.LogRe
 // TestRound_OrderAndRetry: a failed round is retried with the same records; Cassandra's journal
 // writes come before pointer2, and pointer2 before the commit.
 func TestRound_OrderAndRetry(t *testing.T) {
-	_, log, _ := runFake(t, PoisonStall, 1, []journal.LogRecord{
+	_, log, store, _ := runFakeStore(t, PoisonStall, 1, []journal.LogRecord{
 		appendRecord(t, "a", 0, 1, 2),
 		actionRecord("a", 1, &journal.DeleteHeader{To: 1}),
 		actionRecord("b", 2, &journal.MarkHeader{ID: "m"}),
@@ -210,6 +238,61 @@ func TestRound_OrderAndRetry(t *testing.T) {
 	want := []string{"append a@0 failed", "append a@0 [1 2]", "delete a@1 to 1", "pointer2 3", "commit 4"}
 	if !slices.Equal(got, want) {
 		t.Errorf("ops %q, want %q", got, want)
+	}
+	// The failed write dropped a's cached head: the retry read it again.
+	if got, want := store.headsRead(), []string{"a", "a"}; !slices.Equal(got, want) {
+		t.Errorf("heads read %q, want %q", got, want)
+	}
+}
+
+// TestRound_HeadCache: a journal's head is read in its first round only; later rounds start from
+// the head the previous one wrote.
+func TestRound_HeadCache(t *testing.T) {
+	_, log, store, _ := runFakeStore(t, PoisonStall, 0,
+		[]journal.LogRecord{appendRecord(t, "a", 0, 1, 1), appendRecord(t, "b", 1, 1, 1)},
+		[]journal.LogRecord{appendRecord(t, "a", 2, 2, 2)},
+		[]journal.LogRecord{appendRecord(t, "b", 3, 2, 2), appendRecord(t, "a", 4, 3, 3)},
+	)
+	waitOps(t, log, 11)
+	got := store.headsRead()
+	slices.Sort(got)
+	if want := []string{"a", "b"}; !slices.Equal(got, want) {
+		t.Errorf("heads read %q, want %q", got, want)
+	}
+}
+
+// TestHeadCache_Bound: at most max entries, the recently used ones kept, dropped ones gone.
+func TestHeadCache_Bound(t *testing.T) {
+	c := newHeadCache(4)
+	k := func(o int64) cassandra.Known {
+		return cassandra.Known{Found: true, Head: cassandra.Head{PartitionOffset: journal.PartitionOffset{Offset: o}}}
+	}
+	c.put("a", k(1))
+	c.put("b", k(2))
+	c.put("c", k(3)) // cur {a b} becomes old
+	if got, ok := c.get("a"); !ok || got.Head.PartitionOffset.Offset != 1 {
+		t.Fatalf("a: %+v %v", got, ok)
+	}
+	c.put("d", k(4)) // cur {c a} becomes old; b is gone
+	if _, ok := c.get("b"); ok {
+		t.Error("b kept beyond the bound")
+	}
+	for _, id := range []string{"a", "c", "d"} {
+		if _, ok := c.get(id); !ok {
+			t.Errorf("%s lost", id)
+		}
+	}
+	if n := len(c.cur) + len(c.old); n > 4 {
+		t.Errorf("%d entries, max 4", n)
+	}
+	c.drop("a")
+	if _, ok := c.get("a"); ok {
+		t.Error("a after drop")
+	}
+	off := newHeadCache(0)
+	off.put("a", k(1))
+	if _, ok := off.get("a"); ok {
+		t.Error("a disabled cache keeps entries")
 	}
 }
 

@@ -61,7 +61,9 @@ func runReplicator(ctx context.Context, args []string, stderr io.Writer) int {
 	discovery := fs.Duration("discovery-interval", envDuration("KJOURNAL_DISCOVERY_INTERVAL", 3*time.Second), "how often topics are listed to find new ones (env KJOURNAL_DISCOVERY_INTERVAL)")
 	sessionTimeout := fs.Duration("session-timeout", 10*time.Second, "Kafka consumer group session timeout (the broker accepts 6s..5m by default)")
 	maxBatch := fs.Int("max-batch", 1000, "records per round of one partition at most (max.poll.records)")
-	keyParallelism := fs.Int("key-parallelism", 16, "journals of one round written to Cassandra at the same time")
+	keyParallelism := fs.Int("key-parallelism", replicator.DefaultKeyParallelism, "journals of one round written to Cassandra at the same time")
+	headCache := fs.Int("head-cache-size", replicator.DefaultHeadCacheSize, "metajournal rows kept per partition, so that a journal's next round reads none; 0: read every journal's row in every round")
+	commitInterval := fs.Duration("commit-interval", replicator.DefaultCommitInterval, "how often the offsets of the rounds done are committed to Kafka (always after their rows and pointer2); 0: after every round, synchronously")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "time to finish the rounds in progress, commit and leave the groups after SIGTERM")
 	startTimeout := fs.Duration("start-timeout", time.Minute, "how long to keep retrying while Cassandra or Kafka is unreachable at start")
 	origin := fs.String("origin", "", "origin written into the expiry job's purge actions (default: the host name)")
@@ -103,8 +105,14 @@ func runReplicator(ctx context.Context, args []string, stderr io.Writer) int {
 	if *lookback == 0 {
 		*lookback = -1 // the config's "today only"
 	}
-	if *expiry < 0 || *discovery <= 0 || *lookback < -1 || *maxBatch <= 0 || *keyParallelism <= 0 {
-		return fail(2, "--expiry-interval, --expiry-lookback-days must not be negative; --discovery-interval, --max-batch, --key-parallelism must be positive")
+	if *expiry < 0 || *discovery <= 0 || *lookback < -1 || *maxBatch <= 0 || *keyParallelism <= 0 || *headCache < 0 || *commitInterval < 0 {
+		return fail(2, "--expiry-interval, --expiry-lookback-days, --head-cache-size, --commit-interval must not be negative; --discovery-interval, --max-batch, --key-parallelism must be positive")
+	}
+	if *headCache == 0 {
+		*headCache = -1 // the config's "no cache"
+	}
+	if *commitInterval == 0 {
+		*commitInterval = -1 // the config's "after every round"
 	}
 	expiryInterval := *expiry
 	if expiryInterval == 0 {
@@ -154,6 +162,8 @@ func runReplicator(ctx context.Context, args []string, stderr io.Writer) int {
 		DiscoveryInterval:  *discovery,
 		MaxBatch:           *maxBatch,
 		KeyParallelism:     *keyParallelism,
+		HeadCacheSize:      *headCache,
+		CommitInterval:     *commitInterval,
 		OnPoison:           poison,
 		ExpiryInterval:     expiryInterval,
 		ExpiryLookbackDays: *lookback,

@@ -15,13 +15,31 @@ import (
 )
 
 // The write side, for the replicator: the original's ReplicatedCassandra, statement for
-// statement. Each method reads the journal's head first (it keeps no cache; see the package doc),
-// applies the original's per-journal offset guard, and reports whether it changed anything.
+// statement. Append, Delete and Purge read the journal's head first; AppendKnown, DeleteKnown and
+// PurgeKnown take it from the caller (the replicator's head cache) and hand back the head they
+// wrote. Each applies the original's per-journal offset guard and reports whether it changed
+// anything.
+
+// Known is a journal's metajournal row as a writer knows it: Head, or Found false when the
+// journal has none. The *Known methods start from it instead of reading the row, and on success
+// leave in it the row they wrote; after an error it is unknown (the write may or may not have
+// happened) and must be read again.
+type Known struct {
+	Head  Head
+	Found bool
+}
+
+// known reads the journal's head.
+func (st *Store) known(ctx context.Context, key journal.Key) (Known, error) {
+	h, found, err := st.Head(ctx, key)
+	return Known{Head: h, Found: found}, err
+}
 
 const (
-	// maxBatchRows and maxBatchBytes split the inserts of one segment into several logged
+	// maxBatchRows and maxBatchBytes split the inserts of one segment into several unlogged
 	// batches, so that a huge append stays under Cassandra's mutation and frame size limits.
-	// Single-partition batches are not subject to batch_size_fail_threshold.
+	// Single-partition batches are atomic without the batch log and not subject to
+	// batch_size_fail_threshold.
 	maxBatchRows  = 1000
 	maxBatchBytes = 4 << 20
 	// deleteParallelism bounds the concurrent partition deletions of a Delete or Purge.
@@ -41,24 +59,42 @@ const (
 // and updated set, and its expiry updated, kept or removed as the original's ExpiryService decides.
 func (st *Store) Append(ctx context.Context, key journal.Key, partitionOffset journal.PartitionOffset, timestamp time.Time,
 	expireAfter time.Duration, events []journal.EventRecord) (changed bool, err error) {
-	if st.closed.Load() {
-		return false, ErrClosed
+	if err := st.checkAppend(key, expireAfter, events); err != nil {
+		return false, err
 	}
-	if len(events) == 0 {
-		return false, fmt.Errorf("%w: append to %s without events", ErrInvalidArgument, key)
-	}
-	if expireAfter < 0 {
-		return false, fmt.Errorf("%w: append to %s with expireAfter %v", ErrInvalidArgument, key, expireAfter)
-	}
-	for _, e := range events {
-		if err := e.SeqNr.Validate(); err != nil {
-			return false, fmt.Errorf("%w: append to %s: %w", ErrInvalidArgument, key, err)
-		}
-	}
-	head, found, err := st.Head(ctx, key)
+	k, err := st.known(ctx, key)
 	if err != nil {
 		return false, err
 	}
+	return st.AppendKnown(ctx, key, &k, partitionOffset, timestamp, expireAfter, events)
+}
+
+func (st *Store) checkAppend(key journal.Key, expireAfter time.Duration, events []journal.EventRecord) error {
+	if st.closed.Load() {
+		return ErrClosed
+	}
+	if len(events) == 0 {
+		return fmt.Errorf("%w: append to %s without events", ErrInvalidArgument, key)
+	}
+	if expireAfter < 0 {
+		return fmt.Errorf("%w: append to %s with expireAfter %v", ErrInvalidArgument, key, expireAfter)
+	}
+	for _, e := range events {
+		if err := e.SeqNr.Validate(); err != nil {
+			return fmt.Errorf("%w: append to %s: %w", ErrInvalidArgument, key, err)
+		}
+	}
+	return nil
+}
+
+// AppendKnown is Append starting from the journal's head as k holds it; on success k holds the
+// head written (unchanged when nothing was).
+func (st *Store) AppendKnown(ctx context.Context, key journal.Key, k *Known, partitionOffset journal.PartitionOffset, timestamp time.Time,
+	expireAfter time.Duration, events []journal.EventRecord) (changed bool, err error) {
+	if err := st.checkAppend(key, expireAfter, events); err != nil {
+		return false, err
+	}
+	head, found := k.Head, k.Found
 	if found && partitionOffset.Offset <= head.PartitionOffset.Offset {
 		return false, nil
 	}
@@ -131,6 +167,7 @@ func (st *Store) Append(ctx context.Context, key journal.Key, partitionOffset jo
 	if err := save(ctx); err != nil {
 		return false, wrapErr(fmt.Sprintf("append to %s: write head", key), err)
 	}
+	*k = Known{Head: head1, Found: true}
 	return true, nil
 }
 
@@ -151,22 +188,41 @@ func sameExpiry(a, b *Expiry) bool {
 // Otherwise nothing happens.
 func (st *Store) Delete(ctx context.Context, key journal.Key, partitionOffset journal.PartitionOffset, timestamp time.Time,
 	deleteTo journal.SeqNr, origin string) (changed bool, err error) {
-	if st.closed.Load() {
-		return false, ErrClosed
+	if err := st.checkDelete(key, deleteTo); err != nil {
+		return false, err
 	}
-	if err := deleteTo.Validate(); err != nil {
-		return false, fmt.Errorf("%w: delete %s: %w", ErrInvalidArgument, key, err)
-	}
-	head, found, err := st.Head(ctx, key)
+	k, err := st.known(ctx, key)
 	if err != nil {
 		return false, err
 	}
+	return st.DeleteKnown(ctx, key, &k, partitionOffset, timestamp, deleteTo, origin)
+}
+
+func (st *Store) checkDelete(key journal.Key, deleteTo journal.SeqNr) error {
+	if st.closed.Load() {
+		return ErrClosed
+	}
+	if err := deleteTo.Validate(); err != nil {
+		return fmt.Errorf("%w: delete %s: %w", ErrInvalidArgument, key, err)
+	}
+	return nil
+}
+
+// DeleteKnown is Delete starting from the journal's head as k holds it; on success k holds the
+// head written (unchanged when nothing was).
+func (st *Store) DeleteKnown(ctx context.Context, key journal.Key, k *Known, partitionOffset journal.PartitionOffset, timestamp time.Time,
+	deleteTo journal.SeqNr, origin string) (changed bool, err error) {
+	if err := st.checkDelete(key, deleteTo); err != nil {
+		return false, err
+	}
+	head, found := k.Head, k.Found
 	mj := st.metaJournalRow(key, head, found)
 	if !found {
 		h := Head{PartitionOffset: partitionOffset, SegmentSize: st.cfg.SegmentSize, SeqNr: deleteTo, DeleteTo: deleteTo, Segment: mj.segment}
 		if err := mj.insert(ctx, timestamp, h, origin); err != nil {
 			return false, wrapErr(fmt.Sprintf("delete %s: write head", key), err)
 		}
+		*k = Known{Head: h, Found: true}
 		return true, nil
 	}
 	if partitionOffset.Offset <= head.PartitionOffset.Offset {
@@ -213,6 +269,8 @@ func (st *Store) Delete(ctx context.Context, key journal.Key, partitionOffset jo
 	if err != nil {
 		return false, wrapErr(fmt.Sprintf("delete %s: write head", key), err)
 	}
+	head.PartitionOffset, head.SeqNr, head.DeleteTo = partitionOffset, seqNr1, deleteTo1
+	*k = Known{Head: head, Found: true}
 	return true, nil
 }
 
@@ -225,11 +283,21 @@ func (st *Store) Purge(ctx context.Context, key journal.Key, partitionOffset jou
 	if st.closed.Load() {
 		return false, ErrClosed
 	}
-	head, found, err := st.Head(ctx, key)
-	if err != nil || !found {
+	k, err := st.known(ctx, key)
+	if err != nil {
 		return false, err
 	}
-	if partitionOffset.Offset < head.PartitionOffset.Offset {
+	return st.PurgeKnown(ctx, key, &k, partitionOffset, timestamp)
+}
+
+// PurgeKnown is Purge starting from the journal's head as k holds it; on success k holds no head
+// (unchanged when nothing was purged).
+func (st *Store) PurgeKnown(ctx context.Context, key journal.Key, k *Known, partitionOffset journal.PartitionOffset, timestamp time.Time) (changed bool, err error) {
+	if st.closed.Load() {
+		return false, ErrClosed
+	}
+	head, found := k.Head, k.Found
+	if !found || partitionOffset.Offset < head.PartitionOffset.Offset {
 		return false, nil
 	}
 	mj := st.metaJournalRow(key, head, found)
@@ -266,6 +334,7 @@ func (st *Store) Purge(ctx context.Context, key journal.Key, partitionOffset jou
 	if err := mj.delete(ctx); err != nil {
 		return false, wrapErr(fmt.Sprintf("purge %s: delete head", key), err)
 	}
+	*k = Known{}
 	return true, nil
 }
 
@@ -289,17 +358,28 @@ INSERT INTO `+st.pointer2+` (topic, partition, offset, created, updated)
 VALUES (?, ?, ?, ?, ?)
 `, topic, partition, offset, timestamp, timestamp).WithContext(ctx).Consistency(st.cfg.WriteConsistency).Exec()
 	case err == nil:
-		err = st.s.Query(`
+		return st.UpdatePointer2(ctx, topic, partition, offset, timestamp)
+	}
+	return wrapErr(fmt.Sprintf("save pointer2 %s/%d = %d", topic, partition, offset), err)
+}
+
+// UpdatePointer2 is SavePointer2 for a partition known to have a pointer2 row (its Offset was
+// found, or SavePointer2 wrote it): one UPDATE of offset and updated, without reading the row.
+func (st *Store) UpdatePointer2(ctx context.Context, topic string, partition int32, offset int64, timestamp time.Time) error {
+	if st.closed.Load() {
+		return ErrClosed
+	}
+	err := st.s.Query(`
 UPDATE `+st.pointer2+`
 SET offset = ?, updated = ?
 WHERE topic = ?
 AND partition = ?
 `, offset, timestamp, topic, partition).WithContext(ctx).Consistency(st.cfg.WriteConsistency).Exec()
-	}
 	return wrapErr(fmt.Sprintf("save pointer2 %s/%d = %d", topic, partition, offset), err)
 }
 
-// insertRecords inserts the rows of one journal segment, one INSERT or logged batches.
+// insertRecords inserts the rows of one journal segment (one partition), one INSERT or unlogged
+// batches.
 func (st *Store) insertRecords(ctx context.Context, key journal.Key, segment int64, recordID *RecordID, events []journal.EventRecord) error {
 	stmt := `
 INSERT INTO ` + st.journal + ` (
@@ -363,7 +443,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		return wrapErr(op(), st.s.Query(stmt, a...).WithContext(ctx).Consistency(st.cfg.WriteConsistency).Exec())
 	}
 	for start := 0; start < len(events); {
-		b := st.s.NewBatch(gocql.LoggedBatch).WithContext(ctx)
+		b := st.s.NewBatch(gocql.UnloggedBatch).WithContext(ctx)
 		b.SetConsistency(st.cfg.WriteConsistency)
 		bytes := 0
 		end := start

@@ -47,6 +47,11 @@ type GroupConfig struct {
 	// RebalanceTimeout bounds how long a rebalance waits for members to rejoin and for a revoked
 	// partition's handler to return (max.poll.interval.ms). Default 60 s.
 	RebalanceTimeout time.Duration
+	// CommitInterval, when positive, makes Claim.Commit only mark the offset: the marked offsets
+	// are committed every CommitInterval, and when a partition is revoked or the member leaves
+	// (sarama's auto-commit of marked offsets; the original commits every 5 s). Default 0:
+	// Claim.Commit commits synchronously.
+	CommitInterval time.Duration
 	// CommitMetadata is stored with every committed offset. Default: the host name, as the
 	// original.
 	CommitMetadata string
@@ -85,7 +90,7 @@ func (gc GroupConfig) withDefaults() (GroupConfig, error) {
 	if gc.CommitMetadata == "" {
 		gc.CommitMetadata, _ = os.Hostname()
 	}
-	if gc.MaxBatch < 0 || gc.SessionTimeout < 0 || gc.HeartbeatInterval < 0 || gc.RebalanceTimeout < 0 {
+	if gc.MaxBatch < 0 || gc.SessionTimeout < 0 || gc.HeartbeatInterval < 0 || gc.RebalanceTimeout < 0 || gc.CommitInterval < 0 {
 		return gc, fmt.Errorf("kafka: group config: negative value in %+v", gc)
 	}
 	return gc, nil
@@ -96,7 +101,11 @@ func (cfg Config) groupConfig(gc GroupConfig) *sarama.Config {
 	c := cfg.base()
 	c.ChannelBufferSize = gc.MaxBatch
 	c.Consumer.Return.Errors = true
-	c.Consumer.Offsets.AutoCommit.Enable = false // committed after Cassandra has the records, never before
+	// Only offsets marked by Claim.Commit, after Cassandra has the records, are ever committed.
+	c.Consumer.Offsets.AutoCommit.Enable = gc.CommitInterval > 0
+	if gc.CommitInterval > 0 {
+		c.Consumer.Offsets.AutoCommit.Interval = gc.CommitInterval
+	}
 	c.Consumer.Offsets.Initial = sarama.OffsetOldest
 	c.Consumer.Fetch.Default = defaultFetchSize
 	c.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategyCooperativeSticky()}
@@ -410,11 +419,14 @@ func (c *Claim) Next() ([]journal.LogRecord, bool) {
 }
 
 // Commit commits next as the partition's offset (the offset of the next record to consume, one
-// past the last one processed) and returns once the commit request was answered. A failed commit is
-// logged and reported to GroupConfig.OnError, not returned: it only means that the next owner
-// of the partition reprocesses records. Offsets never go back: a next below an earlier one is
-// ignored.
+// past the last one processed) and returns once the commit request was answered; with
+// GroupConfig.CommitInterval it only marks next, to be committed with the next interval's
+// commit. A failed commit is logged and reported to GroupConfig.OnError, not returned: it only
+// means that the next owner of the partition reprocesses records. Offsets never go back: a next
+// below an earlier one is ignored.
 func (c *Claim) Commit(next int64) {
 	c.sess.MarkOffset(c.sc.Topic(), c.sc.Partition(), next, c.g.cfg.CommitMetadata)
-	c.sess.Commit()
+	if c.g.cfg.CommitInterval <= 0 {
+		c.sess.Commit()
+	}
 }
