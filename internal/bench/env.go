@@ -33,6 +33,8 @@ type sizes struct {
 	p4Rate     int
 	p4Duration time.Duration
 	p4Journals int
+	p4Backlog  int
+	p4MaxHalf  int // caps the half-capacity rate (0: none), so that the tiny size stays light
 
 	p5Reads int
 
@@ -45,7 +47,7 @@ var fullSizes = sizes{
 	p1Appends: 2000, p1Warmup: 200, payloadBytes: 200,
 	p2Writers: 64, p2Journals: 1000, p2Records: 60000, p2Warmup: 5000, ppRecords: 400000,
 	p3Journals: 1000, p3Replicated: 20, p3Unreplicated: 5, p3Conns: 8, p3Warmup: 100,
-	p4Rate: 5000, p4Duration: 30 * time.Second, p4Journals: 1000,
+	p4Rate: 5000, p4Duration: 30 * time.Second, p4Journals: 1000, p4Backlog: 60000,
 	p5Reads:     200,
 	p6IdleConns: 1000, p6Events: 200000, p6EventsPerAppend: 1000, p6Hold: 10 * time.Second,
 }
@@ -55,7 +57,7 @@ var tinySizes = sizes{
 	p1Appends: 40, p1Warmup: 10, payloadBytes: 200,
 	p2Writers: 8, p2Journals: 40, p2Records: 1000, p2Warmup: 100, ppRecords: 5000,
 	p3Journals: 20, p3Replicated: 4, p3Unreplicated: 2, p3Conns: 2, p3Warmup: 5,
-	p4Rate: 200, p4Duration: 2 * time.Second, p4Journals: 20,
+	p4Rate: 200, p4Duration: 2 * time.Second, p4Journals: 20, p4Backlog: 400, p4MaxHalf: 400,
 	p5Reads:     10,
 	p6IdleConns: 50, p6Events: 3000, p6EventsPerAppend: 500, p6Hold: time.Second,
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -12,6 +13,10 @@ import (
 
 // p4Poll is how often pointer2 is read per partition; it bounds the resolution of the lag.
 const p4Poll = 10 * time.Millisecond
+
+// p4BacklogRate is the rate the capacity backlog is produced at (the producer's, not the
+// replicator's, limit).
+const p4BacklogRate = 20000
 
 // P4: the replicator's lag at a steady append rate. Single-event appends are produced open-loop at
 // p4Rate/s over p4Journals journals through the journal library (the sidecar's producer code, in this
@@ -30,11 +35,6 @@ func (e *env) runP4(ctx context.Context, r *report) error {
 	if err != nil {
 		return err
 	}
-	rp, err := e.startReplicator(ctx, topic)
-	if err != nil {
-		return err
-	}
-	defer rp.stop()
 	seqs := make([]int64, len(ids))
 	var seqMu sync.Mutex
 
@@ -93,11 +93,7 @@ func (e *env) runP4(ctx context.Context, r *report) error {
 		return out, float64(len(out)) / elapsed.Seconds(), firstErr
 	}
 
-	// The pollers run through the warm-up and every repetition.
-	type sample struct {
-		at     time.Time
-		offset int64
-	}
+	// The pollers run through the capacity measurement, the warm-up and every repetition.
 	samples := make(map[int32][]sample, len(parts))
 	var smu sync.Mutex
 	pollCtx, stopPoll := context.WithCancel(ctx)
@@ -152,6 +148,61 @@ func (e *env) runP4(ctx context.Context, r *report) error {
 		return out, nil
 	}
 
+	// Capacity: a backlog produced with no replicator running, written straight to Cassandra
+	// (other journal ids, other topic) by the bench, then replicated by a replicator started now.
+	e.log.Printf("P4: capacity, a backlog of %d single-event appends over %d journals", e.sz.p4Backlog, len(ids))
+	backlog, _, err := steady(time.Duration(float64(e.sz.p4Backlog)/p4BacklogRate*float64(time.Second)), p4BacklogRate)
+	if err != nil {
+		return fmt.Errorf("P4 backlog: %w", err)
+	}
+	conc := len(parts) * e.keyParallelism()
+	baseIDs := make([]string, len(ids))
+	for i := range baseIDs {
+		baseIDs[i] = fmt.Sprintf("%s_%04d", e.name("p4d"), i)
+	}
+	direct, err := e.directCapacity(ctx, e.name("p4d"), baseIDs, len(parts), len(backlog), conc, payload)
+	if err != nil {
+		return fmt.Errorf("P4: %w", err)
+	}
+	rp, err := e.startReplicator(ctx, topic)
+	if err != nil {
+		return err
+	}
+	defer rp.stop()
+	var assignedAt time.Time
+	for assignedAt.IsZero() {
+		if n, err := assigned(ctx, rp, topic); err == nil && n == len(parts) {
+			assignedAt = time.Now()
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	if _, err := lags(backlog); err != nil {
+		return fmt.Errorf("P4 catch-up: %w", err)
+	}
+	backlogOffsets := map[int32][]int64{}
+	for _, a := range backlog {
+		backlogOffsets[a.partition] = append(backlogOffsets[a.partition], a.offset)
+	}
+	for _, offs := range backlogOffsets {
+		slices.Sort(offs)
+	}
+	smu.Lock()
+	capacity, err := catchUpRate(backlogOffsets, samples, assignedAt)
+	smu.Unlock()
+	if err != nil {
+		return fmt.Errorf("P4 catch-up: %w", err)
+	}
+	half := max(int(capacity/2), 1)
+	if e.sz.p4MaxHalf > 0 {
+		half = min(half, e.sz.p4MaxHalf)
+	}
+	e.log.Printf("P4: replicator %.0f records/s, direct writes %.0f records/s (%d at a time)", capacity, direct, conc)
+
 	warm := min(5*time.Second, e.sz.p4Duration/2)
 	e.log.Printf("P4: warm-up, %s at %d appends/s", warm, e.sz.p4Rate)
 	acks, _, err := steady(warm, e.sz.p4Rate)
@@ -176,7 +227,7 @@ func (e *env) runP4(ctx context.Context, r *report) error {
 		st.records, err = metricSum(ctx, rp.httpAddr, "kjournal_replicator_records_total", m)
 		return st, err
 	}
-	var p50, p99, pmax, rates, roundMs, perRound []float64
+	var p50, p99, pmax, rates, roundMs, perRound, halfP99 []float64
 	for rep := range e.sz.reps {
 		before, err := scrape()
 		if err != nil {
@@ -201,6 +252,16 @@ func (e *env) runP4(ctx context.Context, r *report) error {
 		}
 		p50, p99 = append(p50, percentile(l, 0.5)), append(p99, percentile(l, 0.99))
 		pmax, rates = append(pmax, percentile(l, 1)), append(rates, rate)
+
+		e.log.Printf("P4: rep %d/%d, %s at %d appends/s (half the replicator's capacity)", rep+1, e.sz.reps, e.sz.p4Duration, half)
+		acks, _, err = steady(e.sz.p4Duration, half)
+		if err != nil {
+			return fmt.Errorf("P4 at half capacity: %w", err)
+		}
+		if l, err = lags(acks); err != nil {
+			return fmt.Errorf("P4 at half capacity: %w", err)
+		}
+		halfP99 = append(halfP99, percentile(l, 0.99))
 	}
 	rw := r.add(sc, "lag p50 (Kafka ack → pointer2 ≥ offset)", "ms", p50, 1)
 	r.Summary["replication_lag_p50_ms"] = round(rw.Value.Median, 1)
@@ -208,10 +269,21 @@ func (e *env) runP4(ctx context.Context, r *report) error {
 	rw.target("<=", 200)
 	r.Summary["replication_lag_p99_ms"] = round(rw.Value.Median, 1)
 	r.add(sc, "lag max", "ms", pmax, 1)
+	rw = r.add(sc, fmt.Sprintf("lag p99 at half the replicator's capacity (%d appends/s)", half), "ms", halfP99, 1)
+	rw.target("<=", 100)
+	r.Summary["replication_lag_p99_ms_half_capacity"] = round(rw.Value.Median, 1)
+	r.add(sc, "replicator capacity: records/s catching up a backlog", "records/s", []float64{capacity}, 0)
+	r.Summary["replicator_records_per_s"] = round(capacity, 0)
+	r.add(sc, fmt.Sprintf("the same rows written straight to Cassandra with gocql, %d journals at a time", conc), "records/s", []float64{direct}, 0)
+	rw = r.add(sc, "replicator capacity ÷ direct writes", "×", []float64{capacity / direct}, 2)
+	rw.target(">=", 0.6)
+	r.Summary["replicator_capacity_ratio"] = round(rw.Value.Median, 2)
 	r.add(sc, "append rate achieved", "events/s", rates, 0)
 	r.add(sc, "replicator round duration, mean (a partition's batch: Cassandra writes, pointer2, commit)", "ms", roundMs, 1)
 	r.add(sc, "records per round, mean", "", perRound, 0)
 	r.note("P4: %s per repetition at %d single-event appends/s over %d journals, produced in-process with the journal library; pointer2 polled every %s per partition (the lag's resolution).",
 		e.sz.p4Duration, e.sz.p4Rate, len(ids), p4Poll)
+	r.note("P4 capacity: %d single-event appends over the same journals produced before the replicator started; its rate is the records from the end of its first round to pointer2 covering the backlog, per second. Direct writes (before the replicator started): the same backlog cut into rounds of 1,000 records of a partition; per round and journal an unlogged batch of its rows then a metajournal UPDATE, per round a pointer2 UPDATE; %d journals at a time (partitions × --key-parallelism).",
+		len(backlog), conc)
 	return nil
 }
