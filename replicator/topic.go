@@ -93,11 +93,10 @@ type partition struct {
 	c        claim
 	p        int32
 	log      hclog.Logger
-	pointer2 int64 // -1: none
-	hasRow   bool  // the partition has a pointer2 row
-	commit   int64 // the last offset committed (the next to consume); -1: none yet
+	pointer2 int64 // the last offset whose round is done (Cassandra has it); -1: none
 	skipped  int64 // the highest poison record skipped and counted
 	heads    *headCache
+	saver    *pointer2Saver
 }
 
 // consume replicates one assigned partition until its claim ends: it reads pointer2, then runs one
@@ -105,18 +104,19 @@ type partition struct {
 // succeeds or the claim ends.
 func (t *topicReplicator) consume(c claim) {
 	p := c.Partition()
-	ps := &partition{t: t, c: c, p: p, log: t.log.With("partition", p), pointer2: -1, commit: -1, skipped: -1,
+	ps := &partition{t: t, c: c, p: p, log: t.log.With("partition", p), pointer2: -1, skipped: -1,
 		heads: newHeadCache(t.r.cfg.HeadCacheSize)}
 	t.assigned(p)
 	defer t.revoked(p)
 	ctx := t.r.writeCtx
 
 	bo := t.r.backoff()
+	hasRow := false
 	for attempt := 1; ; attempt++ {
 		off, ok, err := t.r.store.Offset(ctx, t.topic, p)
 		if err == nil {
 			if ok {
-				ps.pointer2, ps.hasRow = off, true
+				ps.pointer2, hasRow = off, true
 			}
 			break
 		}
@@ -129,6 +129,9 @@ func (t *topicReplicator) consume(c claim) {
 	}
 	t.setPointer2(p, ps.pointer2)
 	ps.log.Debug("partition assigned", "pointer2", ps.pointer2)
+	ps.saver = newPointer2Saver(ps, ps.pointer2, hasRow)
+	go ps.saver.run(ctx)
+	defer ps.saver.close()
 
 	if p == 0 && t.r.cfg.expiryEnabled() {
 		ectx, cancel := context.WithCancel(t.r.runCtx)
@@ -161,7 +164,7 @@ func (t *topicReplicator) consume(c claim) {
 		if err == nil {
 			pending = nil
 			bo = t.r.backoff()
-			t.succeeded(p, ps.pointer2)
+			t.succeeded(p)
 			continue
 		}
 		pending = rest
@@ -191,14 +194,15 @@ type appendEvents struct {
 }
 
 // round replicates recs (consecutive records of the partition, in offset order): records at or
-// below pointer2 are skipped; the others are grouped by journal, each journal's actions compacted
-// and applied in offset order (journals in parallel); then pointer2 is saved and the offset after
-// the last record committed. Cassandra always has the records before Kafka's offset moves past
-// them.
+// below pointer2 (or a round done before) are skipped; the others are grouped by journal, each
+// journal's actions compacted and applied in offset order (journals in parallel); then the last
+// offset goes to the pointer2 saver, which saves pointer2 and then marks the offset after it for
+// commit while the next round runs. Cassandra always has the records before Kafka's offset moves
+// past them.
 //
 // A poison record in stall mode ends the round before it: the records before it are replicated
-// and committed, and round returns the records from the poison record on with a *PoisonError.
-// Any other error leaves pointer2 and the commit alone and returns all of recs, to be retried.
+// and handed to the saver, and round returns the records from the poison record on with a
+// *PoisonError. Any other error hands nothing over and returns all of recs, to be retried.
 func (ps *partition) round(ctx context.Context, recs []journal.LogRecord) (rest []journal.LogRecord, err error) {
 	t := ps.t
 	start := time.Now()
@@ -257,20 +261,8 @@ func (ps *partition) round(ctx context.Context, recs []journal.LogRecord) (rest 
 	if last < 0 { // the round starts at a poison record
 		return rest, poisonErr
 	}
-	if last > ps.pointer2 {
-		save := t.r.store.SavePointer2
-		if ps.hasRow {
-			save = t.r.store.UpdatePointer2
-		}
-		if err := save(ctx, t.topic, ps.p, last, ts); err != nil {
-			return recs, fmt.Errorf("save pointer2 %s/%d = %d: %w", t.topic, ps.p, last, err)
-		}
-		ps.pointer2, ps.hasRow = last, true
-	}
-	if last+1 > ps.commit {
-		ps.c.Commit(last + 1)
-		ps.commit = last + 1
-	}
+	ps.pointer2 = max(ps.pointer2, last)
+	ps.saver.save(last, ts)
 	m := t.r.m
 	m.records.WithLabelValues(t.topic).Add(float64(n))
 	m.roundDuration.WithLabelValues(t.topic).Observe(time.Since(start).Seconds())
@@ -478,12 +470,12 @@ func (t *topicReplicator) setPointer2(p int32, pointer2 int64) {
 	t.mu.Unlock()
 }
 
-func (t *topicReplicator) succeeded(p int32, pointer2 int64) {
+func (t *topicReplicator) succeeded(p int32) {
 	t.mu.Lock()
 	st := t.parts[p]
 	changed := st != nil && !st.failingSince.IsZero()
 	if st != nil {
-		st.failingSince, st.poison, st.lastErr, st.pointer2 = time.Time{}, false, "", pointer2
+		st.failingSince, st.poison, st.lastErr = time.Time{}, false, ""
 	}
 	stalled := t.stalledLocked()
 	t.mu.Unlock()
@@ -493,13 +485,17 @@ func (t *topicReplicator) succeeded(p int32, pointer2 int64) {
 	}
 }
 
+// failed records a failed round (poison: stalled at a poison record), or a failed pointer2 save
+// (which leaves a poison stall reported as it is).
 func (t *topicReplicator) failed(p int32, poison bool, err error) {
 	t.mu.Lock()
 	if st := t.parts[p]; st != nil {
 		if st.failingSince.IsZero() {
 			st.failingSince = time.Now()
 		}
-		st.poison, st.lastErr = poison, err.Error()
+		if poison || !st.poison {
+			st.poison, st.lastErr = poison, err.Error()
+		}
 	}
 	stalled := t.stalledLocked()
 	t.mu.Unlock()

@@ -328,8 +328,8 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, sc sarama.
 }
 
 // Claim is one partition assigned to a Group member, from its assignment until it is revoked or
-// the member leaves. Next and Commit are meant for one goroutine (the one Run started);
-// HighWaterMark and Done may be called from any.
+// the member leaves. Next is meant for one goroutine (the one Run started) and Commit for one
+// (that or another); HighWaterMark and Done may be called from any.
 type Claim struct {
 	g     *Group
 	sess  sarama.ConsumerGroupSession
