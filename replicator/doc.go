@@ -17,23 +17,63 @@
 //
 // # Rounds and commit order
 //
-// Each assigned partition is replicated by a goroutine of its own, one round at a time. A round
-// takes the records fetched so far (at most Config.MaxBatch) and:
+// Each assigned partition is replicated by a goroutine of its own, one round at a time; the
+// partitions do not wait for each other. A round takes the records fetched so far (at most
+// Config.MaxBatch) and:
 //
 //  1. skips the records at or below the partition's pointer2 (read when the partition is
-//     assigned): they are in Cassandra already;
+//     assigned) or an earlier round's last offset: they are in Cassandra already;
 //  2. groups the others by journal (record key) and compacts each journal's actions with the
 //     original's Batch rules (see compact: nothing before the last Purge, merged Appends, the
 //     widest Delete, Marks ignored);
 //  3. writes the batches of each journal in offset order, Config.KeyParallelism journals at a
-//     time: the journal rows first, then the metajournal row (the store's Append, Delete and Purge,
-//     each guarded by the journal's offset);
-//  4. saves pointer2 = the round's last offset (Marks and records without actions included);
-//  5. commits the round's last offset + 1 to the consumer group, synchronously.
+//     time, starting from the journal's metajournal row in the head cache (read on a miss): the
+//     journal rows first, as one unlogged batch per journal segment (one Cassandra partition),
+//     then the metajournal row, one statement per journal and round for single Appends (the
+//     store's AppendKnown, DeleteKnown and PurgeKnown, each guarded by the journal's offset);
+//  4. hands the round's last offset (Marks and records without actions included) to the
+//     partition's pointer2 saver and goes on with the next round.
 //
-// Cassandra always has a round's records before Kafka's committed offset moves past them, so a
-// crash at any moment loses nothing: the partition's next owner starts at the committed offset
-// and replays what followed.
+// The saver, a goroutine per partition, saves pointer2 at the newest offset handed over, then
+// marks the offset after it for commit; offsets handed over while a save is in flight coalesce
+// into the next save, so a partition has one pointer2 write in flight at most and pointer2 never
+// goes back. The marked offsets are committed every Config.CommitInterval (1 s), and when a
+// partition is revoked or the replicator stops (sarama's auto-commit of marked offsets, as the
+// original commits every 5 s); a negative CommitInterval commits each marked offset at once.
+//
+// So Kafka's committed offset never passes pointer2, and pointer2 never passes a record whose
+// rows and metajournal row are not written: a crash at any moment loses nothing, and the
+// partition's next owner starts at the committed offset and replays what followed.
+//
+// # Head cache
+//
+// A journal's write needs its metajournal row: whether the journal exists, its offset (the
+// guard), seq_nr, delete_to, segment size, record_id, expiry and metajournal segment. Each
+// assigned partition keeps the rows of its journals as it last read or wrote them
+// (Config.HeadCacheSize per partition, 100,000: the recently written journals), so a journal
+// written in consecutive rounds reads its row once, in its first round after the assignment; the
+// original keeps heads in a cache too. The cache is exact, i.e. equal to the row in Cassandra,
+// because nothing else changes the row while the partition is assigned here:
+//
+//   - all actions of a journal are in one partition (invariant 2 of DESIGN.md), and a partition
+//     is assigned to one member of the consumer group at a time; only the replicator writes
+//     metajournal, each instance only for the journals of its partitions;
+//   - the expiry job does not write metajournal: it produces Purge actions to Kafka, which reach
+//     Cassandra through the partition's rounds like any other action, cache included;
+//   - the cache lives as long as the claim: a revoked partition's rows are dropped with it, so a
+//     partition that comes back after a rebalance (another instance, say a Scala replicator, may
+//     have written its journals meanwhile) starts with an empty cache and reads every row again;
+//   - a write that fails leaves the row unknown (it may have been applied or not): the journal's
+//     entry is dropped and the retried round reads the row again;
+//   - a successful write leaves in the cache exactly the row it wrote (the store's *Known
+//     methods compute the new row from the old one, as Cassandra applies the statements).
+//
+// One window remains, as for any consumer that writes elsewhere: an instance cut off from Kafka
+// but not from Cassandra goes on with the records it had fetched until its session ends, while
+// the group may already have given the partition to another instance after the session timeout.
+// Without a cache the same window exists between a head read and its write; with the cache it
+// lasts until the instance notices (a round at most per heartbeat). Config.HeadCacheSize < 0
+// (--head-cache-size 0) turns the cache off: every journal's row is read in every round.
 //
 // # Idempotency
 //
@@ -106,7 +146,7 @@
 // # Shutdown, health and metrics
 //
 // When Run's context ends (SIGTERM in `kjournal replicator`), each partition finishes its round
-// (Cassandra writes, pointer2, commit) and stops; then the replicator leaves its groups, so their
+// (Cassandra writes, pointer2, the commit of the marked offsets) and stops; then the replicator leaves its groups, so their
 // partitions move to the other instances at once. Config.ShutdownTimeout (30 s) bounds it; after
 // it, writes in progress are cancelled, which is safe for the reasons above.
 //
@@ -124,15 +164,15 @@
 //   - Poison records: stall without crashing, or skip; the original crashes after a minute.
 //   - Expiry is acted on (the job above), with expire_after honoured to the interval rather than
 //     to the day; the original only records it. Dates are UTC.
-//   - Commits: synchronous after every round instead of asynchronously every 5 s. It costs one
-//     request per round and keeps the committed offset close to pointer2, so a restart replays
-//     less.
+//   - Commits: every Config.CommitInterval (1 s) instead of every 5 s, and only offsets whose
+//     pointer2 is saved; the original commits what it processed. A restart replays at most the
+//     records after pointer2's commit, and skips those at or below pointer2 without writing.
 //   - A round is one partition's batch: partitions do not wait for each other, and a failing
 //     partition does not hold up or cancel the others (the original's "pending" test).
 //   - Failures are retried in place with the same records and a backoff capped at RetryMax,
 //     indefinitely; the original recreates its consumer and gives up (exits) after a minute.
-//   - No per-journal head cache: the store reads the metajournal row before every write, so two
-//     instances overlapping during a rebalance never act on a stale head.
+//   - The head cache belongs to a partition's claim and is dropped with it (see Head cache);
+//     a failed write drops the journal's entry.
 //   - When a poison record stalls a partition, the records before it in the same batch are
 //     replicated and committed first.
 //   - Compaction is skipped for a journal without a metajournal row when it would drop Appends

@@ -20,7 +20,7 @@ type pointer2Saver struct {
 	done chan struct{} // the loop returned
 
 	mu   sync.Mutex
-	want int64 // the last offset of the newest round done
+	want int64 // the last offset of the newest round done; -1: none yet
 	ts   time.Time
 
 	// Owned by the loop.
@@ -32,7 +32,7 @@ type pointer2Saver struct {
 func newPointer2Saver(ps *partition, pointer2 int64, hasRow bool) *pointer2Saver {
 	return &pointer2Saver{
 		ps: ps, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
-		want: pointer2, saved: pointer2, hasRow: hasRow, committed: -1,
+		want: -1, saved: pointer2, hasRow: hasRow, committed: -1,
 	}
 }
 
@@ -69,8 +69,9 @@ func (s *pointer2Saver) close() {
 	<-s.done
 }
 
-// flush saves pointer2 at the newest offset handed over and marks the offset after it for commit,
-// retrying a failed save with backoff while the claim lasts.
+// flush saves pointer2 at the newest offset handed over, unless pointer2 is there already (a
+// round of records below it), and marks the offset after it for commit, retrying a failed save
+// with backoff while the claim lasts.
 func (s *pointer2Saver) flush(ctx context.Context) {
 	ps, t := s.ps, s.ps.t
 	bo := t.r.backoff()
