@@ -165,6 +165,11 @@ func TestReplicatorCmd_CrashRestart(t *testing.T) {
 		written <- result{s, err}
 	}()
 
+	groups, err := kafka.NewGroups(kafka.Config{Brokers: brokers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer groups.Close()
 	proc := startProc()
 	kills := 0
 	var stats replicatortest.WriterStats
@@ -182,6 +187,16 @@ func TestReplicatorCmd_CrashRestart(t *testing.T) {
 		}
 		_ = proc.Wait()
 		kills++
+		// Killed, the instance moves nothing: no partition is committed past its pointer2.
+		committed, err := groups.Committed(ctx, groupPrefix+"-"+topic, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for p, c := range committed {
+			if o, ok, err := st.Offset(ctx, topic, p); err != nil || !ok || c > o+1 {
+				t.Errorf("kill %d: partition %d committed at %d, pointer2 %d (found %v, %v)", kills, p, c, o, ok, err)
+			}
+		}
 		select {
 		case r := <-written:
 			if r.err != nil {
@@ -251,11 +266,6 @@ func TestReplicatorCmd_CrashRestart(t *testing.T) {
 		dumpLogs()
 		t.Fatal("no exit within 30s of SIGTERM")
 	}
-	groups, err := kafka.NewGroups(kafka.Config{Brokers: brokers})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer groups.Close()
 	committed, err := groups.Committed(ctx, groupPrefix+"-"+topic, topic)
 	if err != nil {
 		t.Fatal(err)

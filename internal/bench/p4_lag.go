@@ -279,7 +279,7 @@ func (e *env) runP4(ctx context.Context, r *report) error {
 	rw.target(">=", 0.6)
 	r.Summary["replicator_capacity_ratio"] = round(rw.Value.Median, 2)
 	r.add(sc, "append rate achieved", "events/s", rates, 0)
-	r.add(sc, "replicator round duration, mean (a partition's batch: Cassandra writes, pointer2, commit)", "ms", roundMs, 1)
+	r.add(sc, "replicator round duration, mean (a partition's batch: Cassandra writes; pointer2 and the commit follow behind)", "ms", roundMs, 1)
 	r.add(sc, "records per round, mean", "", perRound, 0)
 	r.note("P4: %s per repetition at %d single-event appends/s over %d journals, produced in-process with the journal library; pointer2 polled every %s per partition (the lag's resolution).",
 		e.sz.p4Duration, e.sz.p4Rate, len(ids), p4Poll)
