@@ -7,7 +7,8 @@
 //	    SyncProducer straight to Kafka (acks=all, idempotent, the Java murmur2 partitioner)
 //	P2  append throughput: 64 writers over 1,000 journals via one sidecar vs Kafka's ProducerPerformance
 //	P3  recovery: 1,000 concurrent full reads with the head cache on vs off (replicator paused)
-//	P4  replication lag at a steady append rate with the replicator running
+//	P4  the replicator's capacity (catching up a backlog) vs the same rows written straight to Cassandra;
+//	    replication lag at a steady append rate, and at half that capacity
 //	P5  Mark records produced per full read
 //	P6  sidecar RSS with 1,000 idle connections, and while a reader of a 200,000-event journal stalls
 //
