@@ -133,7 +133,7 @@ type Config struct {
 	// Default 64.
 	KeyParallelism int
 	// HeadCacheSize bounds the metajournal rows kept per partition (see the package doc, "Head
-	// cache"). Default 100,000; negative: no cache, every journal's row is read in every round.
+	// cache"). Default 10,000 (~2 MB); negative: no cache, every journal's row is read in every round.
 	HeadCacheSize int
 	// CommitInterval is how often the offsets marked after each round are committed to Kafka
 	// (and when a partition is revoked or the replicator stops). Default 1 s; negative: commit
@@ -193,7 +193,7 @@ type Config struct {
 // `kjournal replicator`).
 const (
 	DefaultKeyParallelism = 64
-	DefaultHeadCacheSize  = 100_000
+	DefaultHeadCacheSize  = 10_000
 	DefaultCommitInterval = time.Second
 )
 

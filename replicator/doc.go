@@ -50,9 +50,10 @@
 // A journal's write needs its metajournal row: whether the journal exists, its offset (the
 // guard), seq_nr, delete_to, segment size, record_id, expiry and metajournal segment. Each
 // assigned partition keeps the rows of its journals as it last read or wrote them
-// (Config.HeadCacheSize per partition, 100,000: the recently written journals), so a journal
-// written in consecutive rounds reads its row once, in its first round after the assignment; the
-// original keeps heads in a cache too. The cache is exact, i.e. equal to the row in Cassandra,
+// (Config.HeadCacheSize per partition, 10,000, ~2 MB: the recently written journals), so a journal
+// written in consecutive rounds reads its row once, in its first round after the assignment. The
+// original does the same with a head per key kept a minute after its last use and dropped with
+// the partition. The cache is exact, i.e. equal to the row in Cassandra,
 // because nothing else changes the row while the partition is assigned here:
 //
 //   - all actions of a journal are in one partition (invariant 2 of DESIGN.md), and a partition
