@@ -252,13 +252,17 @@ func (e *env) runP4(ctx context.Context, r *report) error {
 		}
 		p50, p99 = append(p50, percentile(l, 0.5)), append(p99, percentile(l, 0.99))
 		pmax, rates = append(pmax, percentile(l, 1)), append(rates, rate)
-
+	}
+	// After the repetitions at p4Rate, so that a rate the replicator cannot sustain (and the
+	// compactions it leaves Cassandra) does not weigh on them.
+	for rep := range e.sz.reps {
 		e.log.Printf("P4: rep %d/%d, %s at %d appends/s (half the replicator's capacity)", rep+1, e.sz.reps, e.sz.p4Duration, half)
-		acks, _, err = steady(e.sz.p4Duration, half)
+		acks, _, err := steady(e.sz.p4Duration, half)
 		if err != nil {
 			return fmt.Errorf("P4 at half capacity: %w", err)
 		}
-		if l, err = lags(acks); err != nil {
+		l, err := lags(acks)
+		if err != nil {
 			return fmt.Errorf("P4 at half capacity: %w", err)
 		}
 		halfP99 = append(halfP99, percentile(l, 0.99))
