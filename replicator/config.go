@@ -129,8 +129,10 @@ type Config struct {
 
 	// MaxBatch bounds the records of one round of one partition (max.poll.records). Default 1000.
 	MaxBatch int
-	// KeyParallelism bounds the journals of one round written to Cassandra at the same time.
-	// Default 64.
+	// KeyParallelism bounds the journals of one round written to Cassandra at the same time, per
+	// partition. Default 256: a full round (1,000 records) of a partition with a few hundred busy
+	// journals goes out in one wave; measured against 64 and 128 with P4's catch-up (~20% more
+	// records/s). An instance owning many partitions may want less.
 	KeyParallelism int
 	// HeadCacheSize bounds the metajournal rows kept per partition (see the package doc, "Head
 	// cache"). Default 10,000 (~2 MB); negative: no cache, every journal's row is read in every round.
@@ -192,7 +194,7 @@ type Config struct {
 // The defaults of Config.KeyParallelism, HeadCacheSize and CommitInterval (and of the flags of
 // `kjournal replicator`).
 const (
-	DefaultKeyParallelism = 64
+	DefaultKeyParallelism = 256
 	DefaultHeadCacheSize  = 10_000
 	DefaultCommitInterval = time.Second
 )
