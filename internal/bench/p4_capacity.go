@@ -182,8 +182,8 @@ func assigned(ctx context.Context, rp *proc, topic string) (int, error) {
 // offsets per partition (sorted), samples the pointer2 values polled per partition, assignedAt when
 // the replicator had all partitions. The rate is taken from the first pointer2 any partition saved
 // (the end of the first round, so that joining the group and the first fetch do not count) to the
-// last partition's catching up; a backlog done in one round per partition (the tiny size) is
-// measured from assignedAt instead.
+// last partition's catching up; a backlog of which the first rounds did half or more (the tiny
+// size: one round per partition) is measured from assignedAt instead.
 func catchUpRate(records map[int32][]int64, samples map[int32][]sample, assignedAt time.Time) (float64, error) {
 	var first, done time.Time
 	total := 0
@@ -214,7 +214,7 @@ func catchUpRate(records map[int32][]int64, samples map[int32][]sample, assigned
 		}
 		before += countAtOrBelow(offs, covered)
 	}
-	if d := done.Sub(first); d > 0 && total > before {
+	if d := done.Sub(first); d > 0 && before <= total/2 {
 		return float64(total-before) / d.Seconds(), nil
 	}
 	if d := done.Sub(assignedAt); d > 0 {
