@@ -95,14 +95,16 @@
 //   - expire_on is the date of append time + expireAfter in UTC. The original uses the
 //     replicator JVM's default time zone (and UTC for created_date); UTC makes the value the same
 //     whichever replicator wrote it, and equals the original's wherever its JVMs run in UTC.
-//   - No head cache: the original's replicator keeps each journal's head in memory for a minute;
-//     every write here reads the head first (one LOCAL_QUORUM read per journal per batch), so two
-//     replicator instances overlapping during a rebalance never act on a stale head.
+//   - Head cache: as the original's replicator keeps each journal's head in memory, the
+//     replicator passes the head it knows to AppendKnown, DeleteKnown and PurgeKnown, which hand
+//     back the head they wrote; Append, Delete and Purge read the head first (one LOCAL_QUORUM
+//     read). The replicator keeps heads per assigned partition only (see package replicator).
 //   - Delete order: the rows are deleted before the metajournal row changes (the original updates
 //     the row first). A replicator that dies in between then replays the Delete in full; the
 //     original's replay finds the row at the Delete's offset, skips it, and leaves the rows under
 //     delete_to for good.
-//   - Big appends: the rows of one segment are inserted in logged batches of at most 1000 rows or
+//   - Big appends: the rows of one segment are inserted in unlogged batches (one partition, so
+//     atomic without the batch log) of at most 1000 rows or
 //     about 4 MiB instead of one batch, to stay under Cassandra's mutation and frame limits. A
 //     failure part-way leaves the head unchanged, so the replicator's retry rewrites the same rows.
 //   - Data-integrity logging: rows of another or no metajournal incarnation are logged once per
