@@ -30,6 +30,9 @@ func FuzzDecodeActionHeader(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, err := journal.DecodeActionHeader(b)
+		if _, mark := h.(*journal.MarkHeader); journal.IsMarkHeader(b) && (err != nil || !mark) {
+			t.Fatalf("IsMarkHeader(%q) = true, but it decodes to %T, %v", b, h, err)
+		}
 		if err != nil || h == nil {
 			return
 		}

@@ -160,3 +160,31 @@ func TestActionHeader_RoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// TestIsMarkHeader: the head cache's shortcut recognises the marks kjournal writes and says true only
+// for headers DecodeActionHeader decodes to a Mark.
+func TestIsMarkHeader(t *testing.T) {
+	for _, h := range []*journal.MarkHeader{{ID: "0b8f-4c2a"}, {ID: "m", Origin: "host-1"}, {ID: "m", Origin: "o", Version: "kjournal-0.1.0"}, {ID: "m", Version: "v"}} {
+		b, err := journal.EncodeActionHeader(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !journal.IsMarkHeader(b) {
+			t.Errorf("IsMarkHeader(%s) = false", b)
+		}
+	}
+	for _, in := range []string{
+		`{"mark":{"id":"m"}}`, `{"mark":{"id":"m","origin":"ü"}}`,
+		`{"mark":{"id":"m"},"append":{}}`, `{"mark":{"id":5}}`, `{"mark":{"id":"a\"b"}}`, `{"mark":{"id":"m"}}x`,
+		`{"mark":{"id":"m","version":"v","origin":"o"}}`, `{"mark":{"id":"m"`, `{"mark":{"id":"` + "\xff" + `"}}`,
+		` {"mark":{"id":"m"}}`, `{"append":{"range":{"from":1,"to":1}}}`, `{"mark":{"id":"m","origin":null}}`,
+	} {
+		if !journal.IsMarkHeader([]byte(in)) {
+			continue
+		}
+		h, err := journal.DecodeActionHeader([]byte(in))
+		if _, mark := h.(*journal.MarkHeader); err != nil || !mark {
+			t.Errorf("IsMarkHeader(%s) = true, but it decodes to %T, %v", in, h, err)
+		}
+	}
+}

@@ -59,7 +59,11 @@ func (s *Stream) Events(ctx context.Context) iter.Seq2[EventRecord, error] {
 		}
 		tailFrom := info.Offset
 		if info.NeedsEventual() {
-			for e, err := range s.j.js.eventual.Read(ctx, s.j.key, next) {
+			if err := s.j.eventualHead(ctx, s.h); err != nil {
+				yield(EventRecord{}, fmt.Errorf("read %s: %w", s.j.key, err))
+				return
+			}
+			for e, err := range s.j.js.eventual.ReadHead(ctx, s.j.key, s.h.row, next) {
 				if err != nil {
 					yield(EventRecord{}, fmt.Errorf("read %s: %w", s.j.key, err))
 					return
