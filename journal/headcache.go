@@ -83,9 +83,13 @@ type partitionCache struct {
 	changed    chan struct{} // closed and replaced on every change: wakes waiting reads
 
 	removed     map[string]int64 // id → offset of its newest action that left the index
-	removedLog  []removedAction  // the actions in removed, oldest first, at most MaxActions
+	removedLog  []removedAction  // the actions in removed, oldest first, at most removedPerAction × MaxActions
 	removedFrom int64            // lowest offset from which removed is complete
 }
+
+// removedPerAction × MaxActions bounds the record of actions that left a partition's index: an
+// offset and an id each (no value), so it may reach further back than the index itself.
+const removedPerAction = 4
 
 type removedAction struct {
 	offset int64
@@ -386,7 +390,7 @@ func (pc *partitionCache) pop(cfg HeadCacheConfig) *cacheEntry {
 		pc.byID[e.id] = ids[1:]
 	}
 	pc.bytes -= e.size
-	pc.forget(e, cfg.MaxActions)
+	pc.forget(e, removedPerAction*cfg.MaxActions)
 	return e
 }
 

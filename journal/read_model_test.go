@@ -16,7 +16,9 @@ import (
 // The read merge against a model, in the manner of the original's JournalSpec (research §9.1): every
 // way to split 1..n into append batches, followed by deletes and purges, read back from every seqNr at
 // every replication level (nothing replicated … everything replicated), with the head cache on and
-// off, with and without duplicated Kafka records. The model is the plain meaning of the operations.
+// off, with and without duplicated Kafka records; and through one Journals while pointer2 moves from
+// level to level, so that cached metajournal rows and pointer2 samples are reused across levels. The
+// model is the plain meaning of the operations.
 
 type op struct {
 	kind   string // append, delete, purge
@@ -177,6 +179,9 @@ func checkScenario(ctx context.Context, t *testing.T, ops []op, dup, replicateEa
 		partition = po.Partition
 	}
 	records := log.Records(key.Topic, partition)
+	for _, cache := range []bool{false, true} {
+		checkMoving(ctx, t, log, key, partition, len(records), &m, cache)
+	}
 	maxSeq := journal.SeqNr(8)
 	for level := int64(-1); level < int64(len(records)); level++ {
 		for _, cache := range []bool{false, true} {
@@ -208,6 +213,43 @@ func checkScenario(ctx context.Context, t *testing.T, ops []op, dup, replicateEa
 			p, ok, err := j.Pointer(ctx)
 			if err != nil || p != m.pointer || ok != (m.pointer > 0) {
 				t.Fatalf("replicated up to %d, cache %v: pointer = %d %v %v, want %d", level, cache, p, ok, err, m.pointer)
+			}
+		}
+	}
+}
+
+// checkMoving reads the journal again and again through one Journals while pointer2 moves forward
+// between the reads, one record at a time: the cached metajournal rows and pointer2 samples (and the
+// head cache, polling pointer2 every millisecond) are reused across replication levels, and every read
+// must still be the model's.
+func checkMoving(ctx context.Context, t *testing.T, log *journaltest.Log, key journal.Key, partition int32, records int, m *model, cache bool) {
+	ev := &journaltest.Eventual{}
+	js, err := journal.New(journal.Config{Log: log, Eventual: ev, Pointer2TTL: time.Nanosecond,
+		HeadCache: journal.HeadCacheConfig{Disabled: !cache, PollInterval: time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer js.Close(ctx)
+	j := js.Journal(key)
+	for level := int64(-1); level < int64(records); level++ {
+		if err := ev.Replicate(log, key.Topic, partition, level); err != nil {
+			t.Fatal(err)
+		}
+		for _, from := range []journal.SeqNr{1, 2, 4} {
+			s, err := j.Read(ctx, from)
+			if err != nil {
+				t.Fatalf("moving, level %d cache %v: read(%d): %v", level, cache, from, err)
+			}
+			var got []journal.SeqNr
+			for e, err := range s.Events(ctx) {
+				if err != nil {
+					t.Fatalf("moving, level %d cache %v: read(%d): %v", level, cache, from, err)
+				}
+				got = append(got, e.SeqNr)
+			}
+			if want := m.read(from); !slices.Equal(got, want) || s.HighestSeqNr() != m.pointer {
+				t.Fatalf("moving, replicated up to %d, cache %v: read(%d) = %v highest %d, want %v highest %d",
+					level, cache, from, got, s.HighestSeqNr(), want, m.pointer)
 			}
 		}
 	}
