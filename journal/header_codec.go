@@ -122,42 +122,47 @@ func appendOriginVersion(b []byte, origin, version string) []byte {
 	return b
 }
 
-// IsMarkHeader reports, without decoding it, that b is the header of a Mark in the form kjournal and
-// the original write: {"mark":{"id":"…"[,"origin":"…"][,"version":"…"]}} with plain strings (no
-// escapes). DecodeActionHeader decodes such a b to a *MarkHeader; false says nothing. It lets the
-// head cache skip the marks of reads, most of a busy topic, at the cost of a byte scan.
-func IsMarkHeader(b []byte) bool {
+// decodeMark decodes b without a JSON decoder when it is a Mark's header in the form kjournal and the
+// original write, {"mark":{"id":"…"[,"origin":"…"][,"version":"…"]}} with plain strings (no escapes);
+// ok is false for anything else. It gives what the generic decoder gives for such a b, at the cost of
+// a byte scan: marks are most records of a topic with reads, and the head cache's follower decodes
+// every record.
+func decodeMark(b []byte) (h *MarkHeader, ok bool) {
 	rest, ok := bytes.CutPrefix(b, []byte(`{"mark":{"id":`))
 	if !ok {
-		return false
+		return nil, false
 	}
-	if rest, ok = plainJSONString(rest); !ok {
-		return false
+	h = &MarkHeader{}
+	if h.ID, rest, ok = plainJSONString(rest); !ok {
+		return nil, false
 	}
-	for _, name := range []string{`,"origin":`, `,"version":`} {
-		if r, ok := bytes.CutPrefix(rest, []byte(name)); ok {
-			if rest, ok = plainJSONString(r); !ok {
-				return false
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{`,"origin":`, &h.Origin}, {`,"version":`, &h.Version}} {
+		if r, found := bytes.CutPrefix(rest, []byte(f.name)); found {
+			if *f.v, rest, ok = plainJSONString(r); !ok {
+				return nil, false
 			}
 		}
 	}
-	return string(rest) == "}}"
+	return h, string(rest) == "}}"
 }
 
 // plainJSONString cuts a JSON string without escapes or control characters off the front of b.
-func plainJSONString(b []byte) (rest []byte, ok bool) {
+func plainJSONString(b []byte) (s string, rest []byte, ok bool) {
 	if len(b) == 0 || b[0] != '"' {
-		return nil, false
+		return "", nil, false
 	}
 	for i := 1; i < len(b); i++ {
 		switch c := b[i]; {
 		case c == '"':
-			return b[i+1:], utf8.Valid(b[1:i])
+			return string(b[1:i]), b[i+1:], utf8.Valid(b[1:i])
 		case c == '\\' || c < 0x20:
-			return nil, false
+			return "", nil, false
 		}
 	}
-	return nil, false
+	return "", nil, false
 }
 
 // DecodeActionHeader parses the JSON of a "journal.action" header. It
@@ -169,6 +174,13 @@ func plainJSONString(b []byte) (rest []byte, ok bool) {
 // ErrMalformedHeader. An Append without an object "metadata" field is
 // accepted with empty metadata and Legacy set.
 func DecodeActionHeader(b []byte) (ActionHeader, error) {
+	if h, ok := decodeMark(b); ok {
+		return h, nil
+	}
+	return decodeActionHeader(b)
+}
+
+func decodeActionHeader(b []byte) (ActionHeader, error) {
 	top, ok, err := jsonObject(b)
 	if err != nil || !utf8.Valid(b) {
 		return nil, headerError("invalid JSON")

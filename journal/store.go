@@ -55,8 +55,7 @@ type LogRecord struct {
 	Offset int64
 	// ID is the record key (the journal id); "" for records without a key.
 	ID string
-	// Action is the decoded action; nil when the record carries none, and for a Mark recognised by its
-	// header's bytes (journal.IsMarkHeader), which is not decoded: nothing follows from a Mark.
+	// Action is the decoded action; nil when the record carries none.
 	Action *ActionRecord
 	// Err is set when the record has key ID but its action header cannot be parsed.
 	Err error

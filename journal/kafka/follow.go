@@ -195,17 +195,13 @@ func followPartition(pc sarama.PartitionConsumer, topic string, partition int32,
 }
 
 // logRecord turns msg into what Follow hands out: the action for a record with a key and a known
-// action header, with Err set when the header cannot be parsed. A Mark in its usual form is told by
-// its header's bytes and not decoded (Action nil): most records of a topic with reads are marks.
+// action header, with Err set when the header cannot be parsed.
 func logRecord(msg *sarama.ConsumerMessage) journal.LogRecord {
 	r := journal.LogRecord{Offset: msg.Offset}
 	if msg.Key == nil {
 		return r
 	}
 	r.ID = string(msg.Key)
-	if isMark(msg) {
-		return r
-	}
 	rec, ok, err := ActionRecordOf(msg)
 	if err != nil {
 		r.Err = integrityError(r.ID, err)
@@ -215,19 +211,6 @@ func logRecord(msg *sarama.ConsumerMessage) journal.LogRecord {
 		r.Action = &rec
 	}
 	return r
-}
-
-// isMark reports that msg is a Mark (journal.IsMarkHeader) that ActionRecordOf would accept.
-func isMark(msg *sarama.ConsumerMessage) bool {
-	if msg.Timestamp.IsZero() {
-		return false
-	}
-	for _, h := range msg.Headers {
-		if h != nil && string(h.Key) == journal.HeaderKey {
-			return journal.IsMarkHeader(h.Value)
-		}
-	}
-	return false
 }
 
 // consumePartition subscribes consumer to topic/partition at offset, or at the oldest offset when
