@@ -27,9 +27,10 @@ func (st *Store) Pointer(ctx context.Context, key journal.Key) (journal.SeqNr, e
 }
 
 // JournalHead returns the journal's metajournal row for ReadHead (Layout holds the Head); the zero
-// EventualHead when it has none.
+// EventualHead when it has none. Unlike Head it queries the legacy segment only when the row is not in
+// its segment: a recovery of many journals at once is bound by Cassandra's work, not its latency.
 func (st *Store) JournalHead(ctx context.Context, key journal.Key) (journal.EventualHead, error) {
-	h, ok, err := st.Head(ctx, key)
+	h, ok, err := st.head(ctx, key, false)
 	if err != nil || !ok {
 		return journal.EventualHead{}, err
 	}
