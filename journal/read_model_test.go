@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -337,4 +338,63 @@ func counterWith(t *testing.T, reg *prometheus.Registry, name, result string) fl
 		}
 	}
 	return sum
+}
+
+// TestJournal_RowCacheOnBusyPartition: with the head cache, a journal's cached metajournal row keeps
+// being used while other journals of its partition move pointer2 on, and stops being used once an
+// action of the journal itself (another process's purge) is replicated.
+func TestJournal_RowCacheOnBusyPartition(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		log := &journaltest.Log{NumPartitions: 1}
+		ev := &journaltest.Eventual{}
+		js, reg := newCachedJournals(t, log, ev, journal.HeadCacheConfig{PollInterval: 10 * time.Millisecond})
+		defer js.Close(ctx)
+		a := js.Journal(journal.Key{Topic: "journal", ID: "a"})
+		b := js.Journal(journal.Key{Topic: "journal", ID: "b"})
+		replicateAll := func() {
+			t.Helper()
+			recs := log.Records("journal", 0)
+			if err := ev.Replicate(log, "journal", 0, recs[len(recs)-1].Offset); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(20 * time.Millisecond) // a poll of pointer2
+			synctest.Wait()
+		}
+		if _, err := a.Append(ctx, events(1, 2, 3), journal.AppendOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		replicateAll()
+		if got := readSeqNrs(t, ctx, a); !slices.Equal(got, []journal.SeqNr{1, 2, 3}) {
+			t.Fatalf("read %v, want [1 2 3]", got)
+		}
+		misses := counterWith(t, reg, "kjournal_journal_pointer_cache_total", "miss")
+		for s := journal.SeqNr(1); s <= 5; s++ {
+			if _, err := b.Append(ctx, events(s), journal.AppendOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			replicateAll()
+			if got := readSeqNrs(t, ctx, a); !slices.Equal(got, []journal.SeqNr{1, 2, 3}) {
+				t.Fatalf("read %v, want [1 2 3]", got)
+			}
+		}
+		if n := counterWith(t, reg, "kjournal_journal_pointer_cache_total", "miss"); n != misses {
+			t.Errorf("row lookups while only b moved pointer2: %v, want none", n-misses)
+		}
+		other, err := journal.New(journal.Config{Log: log, Eventual: ev, HeadCache: journal.HeadCacheConfig{Disabled: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer other.Close(ctx)
+		if _, err := other.Journal(a.Key()).Purge(ctx); err != nil {
+			t.Fatal(err)
+		}
+		replicateAll()
+		if got := readSeqNrs(t, ctx, a); len(got) != 0 {
+			t.Errorf("read after a replicated purge = %v, want nothing", got)
+		}
+		if n := counterWith(t, reg, "kjournal_journal_pointer_cache_total", "miss"); n == misses {
+			t.Error("the row was reused after the journal's own purge was replicated")
+		}
+	})
 }
