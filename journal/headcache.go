@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"math/rand/v2"
@@ -342,7 +343,10 @@ func (pc *partitionCache) add(batch []LogRecord, cfg HeadCacheConfig) int {
 			}
 		}
 		e := &cacheEntry{offset: r.Offset, id: r.ID, rec: r.Action, err: r.Err, size: 64 + int64(len(r.ID))}
-		if r.Action != nil {
+		if r.Action != nil && r.Action.Value != nil {
+			// A copy: the fetched value may alias its whole decompressed batch, which the index (and a
+			// stalled read holding the tail) would otherwise keep alive, uncounted by MaxBytes.
+			r.Action.Value = bytes.Clone(r.Action.Value)
 			e.size += int64(len(r.Action.Value))
 		}
 		pc.queue = append(pc.queue, e)
