@@ -69,10 +69,11 @@ type topicCache struct {
 
 // partitionCache indexes the actions of one partition in (replicated, consumed]. Invariants: every
 // action with an offset in [minOffset, consumed] and above replicated is in queue and byID; every
-// action at or above removedFrom that left the index (trimmed as replicated, or evicted by the size
-// bounds) is in removed and removedLog. So the index answers exactly for a query of id whose range
-// starts at or above minOffset, or at or above removedFrom when removed has nothing of id there: an
-// eviction of other journals' actions does not send the reads of id to a scan.
+// action in [removedFrom, consumed] that is not (trimmed as replicated, evicted by the size bounds, or
+// delivered when already replicated) is in removed and removedLog. So the index answers exactly for a
+// query of id whose range starts at or above minOffset, or at or above removedFrom when removed has
+// nothing of id there: an eviction of other journals' actions does not send the reads of id to a
+// scan. And it knows whether id had an action in (since, replicated] when consumed >= replicated.
 type partitionCache struct {
 	mu         sync.Mutex
 	replicated int64 // pointer2 as last polled; -1 none
@@ -148,7 +149,8 @@ func (c *headCache) get(ctx context.Context, key Key, partition int32, limit, si
 	for {
 		pc.mu.Lock()
 		if pc.replicated >= limit {
-			res := cacheResult{replicated: pc.replicated, untouched: pc.untouched(key.ID, since+1)}
+			// (since, replicated] is known only as far as the follower got.
+			res := cacheResult{replicated: pc.replicated, untouched: pc.consumed >= pc.replicated && pc.untouched(key.ID, since+1)}
 			pc.mu.Unlock()
 			c.m.cache.WithLabelValues("ahead").Inc()
 			return res, true
@@ -334,13 +336,17 @@ func (pc *partitionCache) add(batch []LogRecord, cfg HeadCacheConfig) int {
 			continue // redelivered after a consumer restart
 		}
 		pc.consumed = r.Offset
-		if r.ID == "" || r.Offset <= pc.replicated || (r.Action == nil && r.Err == nil) {
+		if r.ID == "" || (r.Action == nil && r.Err == nil) {
 			continue
 		}
 		if r.Action != nil {
 			if _, mark := r.Action.Header.(*MarkHeader); mark {
 				continue // marks change no HeadInfo
 			}
+		}
+		if r.Offset <= pc.replicated {
+			pc.forget(r.ID, r.Offset, removedPerAction*cfg.MaxActions) // replicated before the follower got here
+			continue
 		}
 		e := &cacheEntry{offset: r.Offset, id: r.ID, rec: r.Action, err: r.Err, size: 64 + int64(len(r.ID))}
 		if r.Action != nil && r.Action.Value != nil {
@@ -394,12 +400,13 @@ func (pc *partitionCache) pop(cfg HeadCacheConfig) *cacheEntry {
 		pc.byID[e.id] = ids[1:]
 	}
 	pc.bytes -= e.size
-	pc.forget(e, removedPerAction*cfg.MaxActions)
+	pc.forget(e.id, e.offset, removedPerAction*cfg.MaxActions)
 	return e
 }
 
-// untouched reports that no action of id at or above from left the index: every such action the
-// follower delivered is still in byID. Called with pc.mu held.
+// untouched reports that no action of id at or above from left the index, nor was replicated before
+// the follower delivered it: every action of id in [from, consumed] is still in byID. Called with pc.mu
+// held.
 func (pc *partitionCache) untouched(id string, from int64) bool {
 	if from < pc.removedFrom {
 		return false
@@ -408,10 +415,11 @@ func (pc *partitionCache) untouched(id string, from int64) bool {
 	return !ok || o < from
 }
 
-// forget records that e left the index, keeping the record to max entries.
-func (pc *partitionCache) forget(e *cacheEntry, max int) {
-	pc.removed[e.id] = e.offset
-	pc.removedLog = append(pc.removedLog, removedAction{offset: e.offset, id: e.id})
+// forget records that the action of id at offset left the index (or never entered it, being
+// replicated already), keeping the record to max entries.
+func (pc *partitionCache) forget(id string, offset int64, max int) {
+	pc.removed[id] = offset
+	pc.removedLog = append(pc.removedLog, removedAction{offset: offset, id: id})
 	for len(pc.removedLog) > max {
 		r := pc.removedLog[0]
 		pc.removedLog = pc.removedLog[1:]

@@ -3,6 +3,7 @@ package journal_test
 import (
 	"context"
 	"slices"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -178,4 +179,85 @@ func gaugeValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 		}
 	}
 	return sum
+}
+
+// pausableLog delivers to the head cache's follower only while not paused, as a follower that fell
+// behind pointer2 would.
+type pausableLog struct {
+	*journaltest.Log
+	mu     sync.Mutex
+	resume chan struct{} // nil while delivering; closed to resume
+}
+
+func (l *pausableLog) pause() { l.mu.Lock(); l.resume = make(chan struct{}); l.mu.Unlock() }
+
+func (l *pausableLog) unpause() { l.mu.Lock(); close(l.resume); l.resume = nil; l.mu.Unlock() }
+
+func (l *pausableLog) Follow(ctx context.Context, topic string, from map[int32]int64, fn func(int32, []journal.LogRecord)) error {
+	return l.Log.Follow(ctx, topic, from, func(p int32, batch []journal.LogRecord) {
+		l.mu.Lock()
+		resume := l.resume
+		l.mu.Unlock()
+		if resume != nil {
+			select {
+			case <-resume:
+			case <-ctx.Done():
+				return
+			}
+		}
+		fn(p, batch)
+	})
+}
+
+// TestHeadCache_RowCacheFollowerBehind: when pointer2 passes actions the follower has not delivered
+// yet, the cache cannot tell whether a journal had one there, so a cached metajournal row is not
+// reused; and once the follower delivers them (below pointer2, so not indexed) they still count as
+// actions of their journals. Here another process purged the journals and the purges were replicated.
+func TestHeadCache_RowCacheFollowerBehind(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		log := &pausableLog{Log: &journaltest.Log{NumPartitions: 1}}
+		ev := &journaltest.Eventual{}
+		js, _ := newCachedJournals(t, log, ev, journal.HeadCacheConfig{PollInterval: 10 * time.Millisecond, Timeout: time.Hour})
+		defer js.Close(ctx)
+		a := js.Journal(journal.Key{Topic: "journal", ID: "a"})
+		c := js.Journal(journal.Key{Topic: "journal", ID: "c"})
+		replicateAll := func() {
+			t.Helper()
+			recs := log.Records("journal", 0)
+			if err := ev.Replicate(log.Log, "journal", 0, recs[len(recs)-1].Offset); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(20 * time.Millisecond) // a poll of pointer2
+			synctest.Wait()
+		}
+		pointer := func(j journal.Journal, want journal.SeqNr, when string) {
+			t.Helper()
+			if p, _, err := j.Pointer(ctx); err != nil || p != want {
+				t.Errorf("%s pointer %s = %d %v, want %d", j.Key().ID, when, p, err, want)
+			}
+		}
+		for _, j := range []journal.Journal{a, c} {
+			if _, err := j.Append(ctx, events(1, 2, 3), journal.AppendOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		replicateAll()
+		pointer(a, 3, "before")
+		pointer(c, 3, "before")
+		log.pause()
+		other := newJournals(t, log.Log, ev, false)
+		for _, j := range []journal.Journal{a, c} {
+			if _, err := other.Journal(j.Key()).Purge(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		replicateAll()
+		// The read's marker lands right after pointer2: the cache answers "all replicated" at once,
+		// though its follower has not seen the purge.
+		pointer(a, 0, "after a replicated purge the follower has not seen")
+		log.unpause()
+		synctest.Wait()
+		pointer(c, 0, "after a replicated purge the follower saw below pointer2")
+	})
 }
