@@ -81,8 +81,9 @@
 //
 // Per topic, one Kafka consumer shared by every read in the process follows all partitions and
 // indexes the unreplicated actions (and the values of unreplicated Appends) per journal id, trimmed as
-// pointer2 advances (polled every 100ms). Marks, most of a busy topic's records, are told by their
-// header's bytes and never decoded ([IsMarkHeader]). A read whose marker the index has reached is
+// pointer2 advances (polled every 100ms). The headers of marks (most of a busy topic's records) and
+// of Appends in the form this package writes them are decoded by [DecodeActionHeader] with a byte
+// scan, not a JSON decoder. A read whose marker the index has reached is
 // answered from it without a consumer of its own; a read it cannot answer within
 // HeadCacheConfig.Timeout, or one of whose own actions was evicted by the size bounds, scans Kafka
 // itself with a consumer from journal/kafka's bounded pool. The index remembers, per partition, the
