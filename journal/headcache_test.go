@@ -222,15 +222,7 @@ func TestHeadCache_RowCacheFollowerBehind(t *testing.T) {
 		defer js.Close(ctx)
 		a := js.Journal(journal.Key{Topic: "journal", ID: "a"})
 		c := js.Journal(journal.Key{Topic: "journal", ID: "c"})
-		replicateAll := func() {
-			t.Helper()
-			recs := log.Records("journal", 0)
-			if err := ev.Replicate(log.Log, "journal", 0, recs[len(recs)-1].Offset); err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(20 * time.Millisecond) // a poll of pointer2
-			synctest.Wait()
-		}
+		replicateAll := func() { t.Helper(); replicateAndPoll(t, log.Log, ev) }
 		pointer := func(j journal.Journal, want journal.SeqNr, when string) {
 			t.Helper()
 			if p, _, err := j.Pointer(ctx); err != nil || p != want {
@@ -260,4 +252,16 @@ func TestHeadCache_RowCacheFollowerBehind(t *testing.T) {
 		synctest.Wait()
 		pointer(c, 0, "after a replicated purge the follower saw below pointer2")
 	})
+}
+
+// replicateAndPoll replicates everything in partition 0 of topic "journal" and waits, in a synctest
+// bubble, for a head cache polling every 10ms to see the new pointer2.
+func replicateAndPoll(t *testing.T, log *journaltest.Log, ev *journaltest.Eventual) {
+	t.Helper()
+	recs := log.Records("journal", 0)
+	if err := ev.Replicate(log, "journal", 0, recs[len(recs)-1].Offset); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	synctest.Wait()
 }

@@ -136,15 +136,8 @@ func decodeMark(b []byte) (h *MarkHeader, ok bool) {
 	if h.ID, rest, ok = plainJSONString(rest); !ok {
 		return nil, false
 	}
-	for _, f := range []struct {
-		name string
-		v    *string
-	}{{`,"origin":`, &h.Origin}, {`,"version":`, &h.Version}} {
-		if r, found := bytes.CutPrefix(rest, []byte(f.name)); found {
-			if *f.v, rest, ok = plainJSONString(r); !ok {
-				return nil, false
-			}
-		}
+	if h.Origin, h.Version, rest, ok = plainOriginVersion(rest); !ok {
+		return nil, false
 	}
 	return h, string(rest) == "}}"
 }
@@ -172,15 +165,8 @@ func decodeAppend(b []byte) (h *AppendHeader, ok bool) {
 	if rest, ok = bytes.CutPrefix(rest, []byte(`}`)); !ok {
 		return nil, false
 	}
-	for _, f := range []struct {
-		name string
-		v    *string
-	}{{`,"origin":`, &h.Origin}, {`,"version":`, &h.Version}} {
-		if r, found := bytes.CutPrefix(rest, []byte(f.name)); found {
-			if *f.v, rest, ok = plainJSONString(r); !ok {
-				return nil, false
-			}
-		}
+	if h.Origin, h.Version, rest, ok = plainOriginVersion(rest); !ok {
+		return nil, false
 	}
 	switch {
 	case bytes.Equal(rest, []byte(`,"payloadType":"binary","metadata":{}}}`)):
@@ -191,6 +177,23 @@ func decodeAppend(b []byte) (h *AppendHeader, ok bool) {
 		return nil, false
 	}
 	return h, true
+}
+
+// plainOriginVersion cuts the optional ,"origin":"…" and ,"version":"…" fields, plain strings, off the
+// front of b.
+func plainOriginVersion(b []byte) (origin, version string, rest []byte, ok bool) {
+	rest = b
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{`,"origin":`, &origin}, {`,"version":`, &version}} {
+		if r, found := bytes.CutPrefix(rest, []byte(f.name)); found {
+			if *f.v, rest, ok = plainJSONString(r); !ok {
+				return "", "", nil, false
+			}
+		}
+	}
+	return origin, version, rest, true
 }
 
 // plainSeqNr cuts a valid SeqNr written as plain decimal digits (no sign, exponent or leading zero)

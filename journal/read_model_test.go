@@ -352,15 +352,7 @@ func TestJournal_RowCacheOnBusyPartition(t *testing.T) {
 		defer js.Close(ctx)
 		a := js.Journal(journal.Key{Topic: "journal", ID: "a"})
 		b := js.Journal(journal.Key{Topic: "journal", ID: "b"})
-		replicateAll := func() {
-			t.Helper()
-			recs := log.Records("journal", 0)
-			if err := ev.Replicate(log, "journal", 0, recs[len(recs)-1].Offset); err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(20 * time.Millisecond) // a poll of pointer2
-			synctest.Wait()
-		}
+		replicateAll := func() { t.Helper(); replicateAndPoll(t, log, ev) }
 		if _, err := a.Append(ctx, events(1, 2, 3), journal.AppendOptions{}); err != nil {
 			t.Fatal(err)
 		}

@@ -16,17 +16,18 @@ import (
 
 // The two baselines of P3, run on the same journals as the sidecar's reads, all of them at once.
 
-// concurrently runs fn for every id at once and returns the wall time and the first error.
-func concurrently(ids []string, fn func(id string) error) (time.Duration, error) {
+// concurrently runs fn for every id (its index i in ids) at once and returns the wall time and the
+// first error.
+func concurrently(ids []string, fn func(i int, id string) error) (time.Duration, error) {
 	var wg sync.WaitGroup
 	errs := make(chan error, len(ids))
 	start := time.Now()
-	for _, id := range ids {
+	for i, id := range ids {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := fn(id); err != nil {
-				errs <- fmt.Errorf("%s: %w", id, err)
+			if err := fn(i, id); err != nil {
+				errs <- fmt.Errorf("read %s: %w", id, err)
 			}
 		}()
 	}
@@ -51,7 +52,7 @@ func (e *env) cassandraFloor(ctx context.Context, topic string, ids []string, wa
 	}
 	defer session.Close()
 	segment := cassandra.JournalSegment(journal.MinSeqNr, cassandra.DefaultSegmentSize)
-	return concurrently(ids, func(id string) error {
+	return concurrently(ids, func(_ int, id string) error {
 		it := session.Query(`
 SELECT seq_nr, partition, offset, timestamp, origin, version, meta_record_id, tags, payload_type, payload_txt,
 payload_bin, metadata, headers FROM journal
@@ -90,7 +91,7 @@ func (e *env) consumerPerRead(ctx context.Context, topic string, ids []string, w
 	cfg := sarama.NewConfig()
 	cfg.Version = sarama.V4_0_0_0
 	cfg.Consumer.Return.Errors = true
-	return concurrently(ids, func(id string) error {
+	return concurrently(ids, func(_ int, id string) error {
 		key := journal.Key{Topic: topic, ID: id}
 		marker, err := e.journals.Journal(key).Mark(ctx, "bench-consumer-per-read")
 		if err != nil {

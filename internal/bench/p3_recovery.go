@@ -45,26 +45,16 @@ func (e *env) runP3(ctx context.Context, r *report) error {
 		consumers float64       // consumers the sidecar opened during the first round
 	}
 	readAll := func(conns []*sockClient, mode string, ids []string) (time.Duration, error) {
-		var wg sync.WaitGroup
-		errs := make(chan error, len(ids))
-		start := time.Now()
-		for i, id := range ids {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				res, err := conns[i%len(conns)].readAll(ctx, topic, id, 256)
-				switch {
-				case err != nil:
-					errs <- fmt.Errorf("read %s (head cache %s): %w", id, mode, err)
-				case res.events != int(want) || res.highest != want:
-					errs <- fmt.Errorf("read %s (head cache %s): %d events up to %d, highest %d; want %d", id, mode, res.events, res.lastSeq, res.highest, want)
-				}
-			}()
-		}
-		wg.Wait()
-		wall := time.Since(start)
-		close(errs)
-		return wall, <-errs
+		return concurrently(ids, func(i int, id string) error {
+			res, err := conns[i%len(conns)].readAll(ctx, topic, id, 256)
+			switch {
+			case err != nil:
+				return fmt.Errorf("head cache %s: %w", mode, err)
+			case res.events != int(want) || res.highest != want:
+				return fmt.Errorf("head cache %s: %d events up to %d, highest %d; want %d", mode, res.events, res.lastSeq, res.highest, want)
+			}
+			return nil
+		})
 	}
 	readPass := func(headCache bool, ids []string) (pass, error) {
 		mode := map[bool]string{true: "on", false: "off"}[headCache]
