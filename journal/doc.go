@@ -92,7 +92,7 @@
 // produced after the marker never leak into a read.
 //
 // A read's unreplicated tail not held by the index is scanned in chunks: each chunk takes a pooled
-// consumer, copies at most 16 of the journal's records and gives the consumer back before emitting
+// consumer, copies at most 16 of the journal's Appends and gives the consumer back before emitting
 // them, so a stalled reader keeps its position, not a consumer or a fetched batch.
 //
 // # What is cached, and why it is never stale in a way that matters

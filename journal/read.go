@@ -144,7 +144,7 @@ func (s *Stream) tail(ctx context.Context, from int64, next, highest SeqNr, yiel
 		}
 		return
 	}
-	// The scan goes in chunks: each takes a pooled consumer, copies at most tailChunk records of the
+	// The scan goes in chunks: each takes a pooled consumer, copies at most tailChunk Appends of the
 	// journal and gives the consumer back before any is emitted, so a stalled reader (yield blocking)
 	// keeps its position and tailChunk records, not a consumer or a fetched batch. No marker deadline
 	// here: the head fold already reached the marker, so the scan ends.
@@ -152,12 +152,15 @@ func (s *Stream) tail(ctx context.Context, from int64, next, highest SeqNr, yiel
 	chunk := make([]ActionRecord, 0, tailChunk)
 	for from <= limit {
 		chunk = chunk[:0]
-		next := limit + 1
+		resume := limit + 1
 		err := s.j.js.log.Scan(ctx, s.j.key.Topic, s.h.marker.Partition, from, limit, s.j.key.ID, func(r ActionRecord) error {
+			if a, ok := r.Header.(*AppendHeader); !ok || a.Range.To < next {
+				return nil // nothing to emit: a Mark, a Delete (folded already), or events already emitted
+			}
 			r.Value = bytes.Clone(r.Value) // the value may alias the whole fetched batch
 			chunk = append(chunk, r)
 			if len(chunk) == tailChunk {
-				next = r.Offset + 1
+				resume = r.Offset + 1
 				return errStopScan
 			}
 			return nil
@@ -175,12 +178,12 @@ func (s *Stream) tail(ctx context.Context, from int64, next, highest SeqNr, yiel
 				return
 			}
 		}
-		from = next
+		from = resume
 	}
 }
 
-// tailChunk is how many Append records of the journal one scan of a read's tail copies before it gives
-// its consumer back and emits them.
+// tailChunk is how many Appends of the journal one scan of a read's tail copies before it gives its
+// consumer back and emits them.
 const tailChunk = 16
 
 type stopScan struct{}
