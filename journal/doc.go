@@ -81,24 +81,52 @@
 //
 // Per topic, one Kafka consumer shared by every read in the process follows all partitions and
 // indexes the unreplicated actions (and the values of unreplicated Appends) per journal id, trimmed as
-// pointer2 advances (polled every 100ms). A read whose marker the index has reached is answered from
-// it without a consumer of its own; a read it cannot answer within HeadCacheConfig.Timeout (or whose
-// range was evicted by the size bounds) scans Kafka itself with a consumer from journal/kafka's
-// bounded pool. The index folds each query's own range (pointer2, marker], so actions produced after
-// the marker never leak into a read.
+// pointer2 advances (polled every 100ms). The headers of marks (most of a busy topic's records) and
+// of Appends in the form this package writes them are decoded by [DecodeActionHeader] with a byte
+// scan, not a JSON decoder. A read whose marker the index has reached is
+// answered from it without a consumer of its own; a read it cannot answer within
+// HeadCacheConfig.Timeout, or one of whose own actions was evicted by the size bounds, scans Kafka
+// itself with a consumer from journal/kafka's bounded pool. The index remembers, per partition, the
+// offset and id of what left it (trimmed or evicted), so an eviction of other journals' actions does
+// not send a read to a scan. The index folds each query's own range (pointer2, marker], so actions
+// produced after the marker never leak into a read.
+//
+// A read's unreplicated tail not held by the index is scanned in chunks: each chunk takes a pooled
+// consumer, copies at most 16 of the journal's Appends and gives the consumer back before emitting
+// them, so a stalled reader keeps its position, not a consumer or a fetched batch.
 //
 // # What is cached, and why it is never stale in a way that matters
 //
 //   - pointer2 offsets, for Config.Pointer2TTL (100ms), in reads that scan Kafka themselves. pointer2
 //     only grows, and an older value only makes the scan start earlier and fold actions Cassandra
 //     already has, which is harmless: applying a replicated action again to a HeadInfo gives the same
-//     read.
-//   - a journal's Cassandra pointer (metajournal seq_nr), in an LRU keyed by journal, tagged with the
-//     pointer2 sample the read folded from, taken before the lookup. It is reused only by a read that
-//     folded from the same sample: that read found no action of the journal above the sample up to its
-//     marker, so every action that matters was already in Cassandra when the cached row was read.
-//     Any newer replicated action (our own, another writer's, the replicator's expiry purge) moves
-//     pointer2 and so bypasses the entry. Our own writes also evict it.
+//     read (DESIGN.md, invariant 4).
+//
+//   - a journal's metajournal row (seq_nr, delete_to, segment size, record_id), in an LRU keyed by
+//     journal (Config.HeadLRUSize), so that a repeated read costs only the event-row query. An entry
+//     carries upTo, an offset of the journal's partition such that the row reflects every action of
+//     the journal at or below it. When the row is read, upTo is the pointer2 sample the read folded
+//     from, taken before the lookup; the replicator writes metajournal before pointer2, so every action
+//     at or below the sample is in the row. (It may reflect later actions too, as any row read while
+//     the replicator runs does.)
+//
+//     A read that folds (P, marker) may use the row iff the row reflects every action of the journal at
+//     or below P: then the row plus the fold is what a fresh lookup plus the fold gives, because the
+//     fold covers every action the row may lack, and folding an action the row already has changes
+//     nothing (invariant 4). That holds when upTo >= P, or when the journal had no action in (upTo, P]:
+//     the head cache knows this from what left its index (the record reaches back 4 × MaxActions
+//     actions), a read without it only when upTo >= P.
+//     A row found usable is re-tagged with upTo = P, so it keeps hitting on a busy partition while
+//     pointer2 moves on. Each field stays exact. seq_nr: a newer Append is in the fold (HeadAppend's
+//     seqNr is the read's highest) or in the row. delete_to: a newer Delete is in the fold
+//     (HeadInfo.DeleteTo applies over the row's), and the rows it removed are gone from the journal
+//     table, which is always read live. Purge, and the segment size and record_id a new incarnation
+//     gets after it: the Purge is in the fold (HeadPurge or Purged: Cassandra is not read at all) or
+//     in the row. Rows replicated after the row was read are read live; the walk stops at the row's
+//     last segment only where seqNrs skip a whole segment, and the events of the fold's Appends come
+//     from the Kafka tail anyway. So a kept row can neither hide a Delete or Purge (resurrect events)
+//     nor lose an event: whatever it lacks is in the fold. Our own writes also evict the entry.
+//
 //   - the head cache index described above, which is exact for the ranges it answers.
 //
 // Event rows themselves are never cached: they stream from Cassandra page by page.

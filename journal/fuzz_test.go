@@ -30,6 +30,9 @@ func FuzzDecodeActionHeader(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, err := journal.DecodeActionHeader(b)
+		if want, wantErr := journal.DecodeActionHeaderGeneric(b); !reflect.DeepEqual(h, want) || (err == nil) != (wantErr == nil) {
+			t.Fatalf("DecodeActionHeader(%q) = %#v, %v; the generic decoder gives %#v, %v", b, h, err, want, wantErr)
+		}
 		if err != nil || h == nil {
 			return
 		}

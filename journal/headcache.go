@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"math/rand/v2"
@@ -66,9 +67,13 @@ type topicCache struct {
 	parts map[int32]*partitionCache
 }
 
-// partitionCache indexes the actions of one partition in (replicated, consumed]. Invariant: every
-// action with an offset in [minOffset, consumed] and above replicated is in queue and byID; so the
-// index answers exactly for any query whose range starts at or above minOffset.
+// partitionCache indexes the actions of one partition in (replicated, consumed]. Invariants: every
+// action with an offset in [minOffset, consumed] and above replicated is in queue and byID; every
+// action in [removedFrom, consumed] that is not (trimmed as replicated, evicted by the size bounds, or
+// delivered when already replicated) is in removed and removedLog. So the index answers exactly for a
+// query of id whose range starts at or above minOffset, or at or above removedFrom when removed has
+// nothing of id there: an eviction of other journals' actions does not send the reads of id to a
+// scan. And it knows whether id had an action in (since, replicated] when consumed >= replicated.
 type partitionCache struct {
 	mu         sync.Mutex
 	replicated int64 // pointer2 as last polled; -1 none
@@ -78,6 +83,19 @@ type partitionCache struct {
 	byID       map[string][]*cacheEntry
 	bytes      int64
 	changed    chan struct{} // closed and replaced on every change: wakes waiting reads
+
+	removed     map[string]int64 // id → offset of its newest action that left the index
+	removedLog  []removedAction  // the actions in removed, oldest first, at most removedPerAction × MaxActions
+	removedFrom int64            // lowest offset from which removed is complete
+}
+
+// removedPerAction × MaxActions bounds the record of actions that left a partition's index: an
+// offset and an id each (no value), so it may reach further back than the index itself.
+const removedPerAction = 4
+
+type removedAction struct {
+	offset int64
+	id     string
 }
 
 type cacheEntry struct {
@@ -92,6 +110,9 @@ type cacheResult struct {
 	info       HeadInfo
 	appends    []*ActionRecord
 	replicated int64
+	// untouched: the journal has no action in (since, replicated], the range a read's cached
+	// metajournal row may have missed.
+	untouched bool
 }
 
 func newHeadCache(cfg HeadCacheConfig, log Log, eventual Eventual, logger hclog.Logger, m *metrics) *headCache {
@@ -106,9 +127,9 @@ func (c *headCache) close() {
 }
 
 // get answers the HeadInfo of key for the actions up to limit (its marker's offset − 1), with the
-// journal's unreplicated Appends. ok is false when the cache cannot answer within the timeout; the
-// read then scans Kafka itself.
-func (c *headCache) get(ctx context.Context, key Key, partition int32, limit int64) (cacheResult, bool) {
+// journal's unreplicated Appends, and whether the journal has no action in (since, replicated]. ok is
+// false when the cache cannot answer within the timeout; the read then scans Kafka itself.
+func (c *headCache) get(ctx context.Context, key Key, partition int32, limit, since int64) (cacheResult, bool) {
 	timer := time.NewTimer(c.cfg.Timeout)
 	defer timer.Stop()
 	tc := c.topic(key.Topic)
@@ -128,13 +149,15 @@ func (c *headCache) get(ctx context.Context, key Key, partition int32, limit int
 	for {
 		pc.mu.Lock()
 		if pc.replicated >= limit {
-			r := pc.replicated
+			// (since, replicated] is known only as far as the follower got.
+			res := cacheResult{replicated: pc.replicated, untouched: pc.consumed >= pc.replicated && pc.untouched(key.ID, since+1)}
 			pc.mu.Unlock()
 			c.m.cache.WithLabelValues("ahead").Inc()
-			return cacheResult{replicated: r}, true
+			return res, true
 		}
 		if pc.consumed >= limit {
 			res, ok := pc.fold(key.ID, limit)
+			res.untouched = pc.untouched(key.ID, since+1)
 			pc.mu.Unlock()
 			if !ok {
 				c.m.cache.WithLabelValues("limited").Inc()
@@ -159,8 +182,8 @@ func (c *headCache) get(ctx context.Context, key Key, partition int32, limit int
 // fold folds the actions of id in (replicated, limit]. Called with pc.mu held.
 func (pc *partitionCache) fold(id string, limit int64) (cacheResult, bool) {
 	start := pc.replicated + 1
-	if start < pc.minOffset {
-		return cacheResult{}, false // part of the range was evicted
+	if start < pc.minOffset && !pc.untouched(id, start) {
+		return cacheResult{}, false // an action of id in the range was evicted
 	}
 	res := cacheResult{replicated: pc.replicated}
 	for _, e := range pc.byID[id] {
@@ -265,9 +288,10 @@ func (c *headCache) setup(topic string) (map[int32]*partitionCache, map[int32]in
 		if err != nil {
 			return nil, nil, err
 		}
-		pc := &partitionCache{replicated: -1, consumed: -1, byID: map[string][]*cacheEntry{}, changed: make(chan struct{})}
+		pc := &partitionCache{replicated: -1, consumed: -1, byID: map[string][]*cacheEntry{}, changed: make(chan struct{}),
+			removed: map[string]int64{}}
 		if ok {
-			pc.replicated, pc.consumed, pc.minOffset = o, o, o+1
+			pc.replicated, pc.consumed, pc.minOffset, pc.removedFrom = o, o, o+1, o+1
 			from[p] = o + 1
 		}
 		parts[p] = pc
@@ -296,7 +320,7 @@ func (c *headCache) poll(tc *topicCache) {
 				break
 			}
 			if ok {
-				c.m.entries.WithLabelValues(tc.topic).Add(float64(pc.trim(o)))
+				c.m.entries.WithLabelValues(tc.topic).Add(float64(pc.trim(o, c.cfg)))
 			}
 		}
 	}
@@ -312,7 +336,7 @@ func (pc *partitionCache) add(batch []LogRecord, cfg HeadCacheConfig) int {
 			continue // redelivered after a consumer restart
 		}
 		pc.consumed = r.Offset
-		if r.ID == "" || r.Offset <= pc.replicated || (r.Action == nil && r.Err == nil) {
+		if r.ID == "" || (r.Action == nil && r.Err == nil) {
 			continue
 		}
 		if r.Action != nil {
@@ -320,8 +344,15 @@ func (pc *partitionCache) add(batch []LogRecord, cfg HeadCacheConfig) int {
 				continue // marks change no HeadInfo
 			}
 		}
+		if r.Offset <= pc.replicated {
+			pc.forget(r.ID, r.Offset, removedPerAction*cfg.MaxActions) // replicated before the follower got here
+			continue
+		}
 		e := &cacheEntry{offset: r.Offset, id: r.ID, rec: r.Action, err: r.Err, size: 64 + int64(len(r.ID))}
-		if r.Action != nil {
+		if r.Action != nil && r.Action.Value != nil {
+			// A copy: the fetched value may alias its whole decompressed batch, which the index (and a
+			// stalled read holding the tail) would otherwise keep alive, uncounted by MaxBytes.
+			r.Action.Value = bytes.Clone(r.Action.Value)
 			e.size += int64(len(r.Action.Value))
 		}
 		pc.queue = append(pc.queue, e)
@@ -330,7 +361,7 @@ func (pc *partitionCache) add(batch []LogRecord, cfg HeadCacheConfig) int {
 		delta++
 	}
 	for len(pc.queue) > cfg.MaxActions || pc.bytes > cfg.MaxBytes {
-		e := pc.pop()
+		e := pc.pop(cfg)
 		pc.minOffset = e.offset + 1
 		delta--
 	}
@@ -339,7 +370,7 @@ func (pc *partitionCache) add(batch []LogRecord, cfg HeadCacheConfig) int {
 }
 
 // trim drops the actions at or below the replicated offset and returns the change in indexed actions.
-func (pc *partitionCache) trim(replicated int64) int {
+func (pc *partitionCache) trim(replicated int64, cfg HeadCacheConfig) int {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	if replicated <= pc.replicated {
@@ -348,15 +379,16 @@ func (pc *partitionCache) trim(replicated int64) int {
 	pc.replicated = replicated
 	delta := 0
 	for len(pc.queue) > 0 && pc.queue[0].offset <= replicated {
-		pc.pop()
+		pc.pop(cfg)
 		delta--
 	}
 	pc.broadcast()
 	return delta
 }
 
-// pop removes the oldest entry; it is also the oldest of its id, as both lists are in offset order.
-func (pc *partitionCache) pop() *cacheEntry {
+// pop removes the oldest entry, recording it in removed; it is also the oldest of its id, as both
+// lists are in offset order.
+func (pc *partitionCache) pop(cfg HeadCacheConfig) *cacheEntry {
 	e := pc.queue[0]
 	pc.queue[0] = nil
 	pc.queue = pc.queue[1:]
@@ -368,7 +400,34 @@ func (pc *partitionCache) pop() *cacheEntry {
 		pc.byID[e.id] = ids[1:]
 	}
 	pc.bytes -= e.size
+	pc.forget(e.id, e.offset, removedPerAction*cfg.MaxActions)
 	return e
+}
+
+// untouched reports that no action of id at or above from left the index, nor was replicated before
+// the follower delivered it: every action of id in [from, consumed] is still in byID. Called with pc.mu
+// held.
+func (pc *partitionCache) untouched(id string, from int64) bool {
+	if from < pc.removedFrom {
+		return false
+	}
+	o, ok := pc.removed[id]
+	return !ok || o < from
+}
+
+// forget records that the action of id at offset left the index (or never entered it, being
+// replicated already), keeping the record to max entries.
+func (pc *partitionCache) forget(id string, offset int64, max int) {
+	pc.removed[id] = offset
+	pc.removedLog = append(pc.removedLog, removedAction{offset: offset, id: id})
+	for len(pc.removedLog) > max {
+		r := pc.removedLog[0]
+		pc.removedLog = pc.removedLog[1:]
+		pc.removedFrom = r.offset + 1
+		if pc.removed[r.id] == r.offset {
+			delete(pc.removed, r.id)
+		}
+	}
 }
 
 func (pc *partitionCache) broadcast() {

@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -121,6 +122,113 @@ func appendOriginVersion(b []byte, origin, version string) []byte {
 	return b
 }
 
+// decodeMark decodes b without a JSON decoder when it is a Mark's header in the form kjournal and the
+// original write, {"mark":{"id":"…"[,"origin":"…"][,"version":"…"]}} with plain strings (no escapes);
+// ok is false for anything else. It gives what the generic decoder gives for such a b, at the cost of
+// a byte scan: marks are most records of a topic with reads, and the head cache's follower decodes
+// every record.
+func decodeMark(b []byte) (h *MarkHeader, ok bool) {
+	rest, ok := bytes.CutPrefix(b, []byte(`{"mark":{"id":`))
+	if !ok {
+		return nil, false
+	}
+	h = &MarkHeader{}
+	if h.ID, rest, ok = plainJSONString(rest); !ok {
+		return nil, false
+	}
+	if h.Origin, h.Version, rest, ok = plainOriginVersion(rest); !ok {
+		return nil, false
+	}
+	return h, string(rest) == "}}"
+}
+
+// decodeAppend decodes b without a JSON decoder when it is an Append's header as EncodeActionHeader
+// writes it without metadata: {"append":{"range":{"from":N,"to":M}[,"origin":"…"][,"version":"…"],
+// "payloadType":"binary"|"json","metadata":{}}} with plain strings and a valid range; ok is false for
+// anything else. It gives what the generic decoder gives for such a b: the follower of the head cache
+// decodes every Append's header.
+func decodeAppend(b []byte) (h *AppendHeader, ok bool) {
+	rest, ok := bytes.CutPrefix(b, []byte(`{"append":{"range":{"from":`))
+	if !ok {
+		return nil, false
+	}
+	h = &AppendHeader{}
+	if h.Range.From, rest, ok = plainSeqNr(rest); !ok {
+		return nil, false
+	}
+	if rest, ok = bytes.CutPrefix(rest, []byte(`,"to":`)); !ok {
+		return nil, false
+	}
+	if h.Range.To, rest, ok = plainSeqNr(rest); !ok || h.Range.From > h.Range.To {
+		return nil, false
+	}
+	if rest, ok = bytes.CutPrefix(rest, []byte(`}`)); !ok {
+		return nil, false
+	}
+	if h.Origin, h.Version, rest, ok = plainOriginVersion(rest); !ok {
+		return nil, false
+	}
+	switch {
+	case bytes.Equal(rest, []byte(`,"payloadType":"binary","metadata":{}}}`)):
+		h.PayloadType = PayloadBinary
+	case bytes.Equal(rest, []byte(`,"payloadType":"json","metadata":{}}}`)):
+		h.PayloadType = PayloadJSON
+	default:
+		return nil, false
+	}
+	return h, true
+}
+
+// plainOriginVersion cuts the optional ,"origin":"…" and ,"version":"…" fields, plain strings, off the
+// front of b.
+func plainOriginVersion(b []byte) (origin, version string, rest []byte, ok bool) {
+	rest = b
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{`,"origin":`, &origin}, {`,"version":`, &version}} {
+		if r, found := bytes.CutPrefix(rest, []byte(f.name)); found {
+			if *f.v, rest, ok = plainJSONString(r); !ok {
+				return "", "", nil, false
+			}
+		}
+	}
+	return origin, version, rest, true
+}
+
+// plainSeqNr cuts a valid SeqNr written as plain decimal digits (no sign, exponent or leading zero)
+// off the front of b.
+func plainSeqNr(b []byte) (s SeqNr, rest []byte, ok bool) {
+	n := 0
+	for n < len(b) && n < 20 && b[n] >= '0' && b[n] <= '9' {
+		n++
+	}
+	if n == 0 || n == 20 || (b[0] == '0' && n > 1) {
+		return 0, nil, false
+	}
+	v, err := strconv.ParseInt(string(b[:n]), 10, 64)
+	if err != nil || !SeqNr(v).Valid() {
+		return 0, nil, false
+	}
+	return SeqNr(v), b[n:], true
+}
+
+// plainJSONString cuts a JSON string without escapes or control characters off the front of b.
+func plainJSONString(b []byte) (s string, rest []byte, ok bool) {
+	if len(b) == 0 || b[0] != '"' {
+		return "", nil, false
+	}
+	for i := 1; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			return string(b[1:i]), b[i+1:], utf8.Valid(b[1:i])
+		case c == '\\' || c < 0x20:
+			return "", nil, false
+		}
+	}
+	return "", nil, false
+}
+
 // DecodeActionHeader parses the JSON of a "journal.action" header. It
 // follows the original reader: the keys append, mark, delete and purge are
 // tried in this order and the first whose value is an object wins; JSON
@@ -130,6 +238,16 @@ func appendOriginVersion(b []byte, origin, version string) []byte {
 // ErrMalformedHeader. An Append without an object "metadata" field is
 // accepted with empty metadata and Legacy set.
 func DecodeActionHeader(b []byte) (ActionHeader, error) {
+	if h, ok := decodeMark(b); ok {
+		return h, nil
+	}
+	if h, ok := decodeAppend(b); ok {
+		return h, nil
+	}
+	return decodeActionHeader(b)
+}
+
+func decodeActionHeader(b []byte) (ActionHeader, error) {
 	top, ok, err := jsonObject(b)
 	if err != nil || !utf8.Valid(b) {
 		return nil, headerError("invalid JSON")

@@ -160,3 +160,39 @@ func TestActionHeader_RoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// TestDecodeActionHeader_Marks: the shortcuts for marks and appends in their usual form give exactly
+// what the generic decoder gives, for the headers kjournal writes and for near misses.
+func TestDecodeActionHeader_Marks(t *testing.T) {
+	var in []string
+	for _, h := range []*journal.MarkHeader{{ID: "0b8f-4c2a"}, {ID: "m", Origin: "host-1"}, {ID: "m", Origin: "o", Version: "kjournal-0.1.0"}, {ID: "m", Version: "v"}} {
+		b, err := journal.EncodeActionHeader(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in = append(in, string(b))
+	}
+	in = append(in, `{"mark":{"id":"m","origin":"ü"}}`,
+		`{"mark":{"id":"m"},"append":{}}`, `{"mark":{"id":5}}`, `{"mark":{"id":"a\"b"}}`, `{"mark":{"id":"m"}}x`,
+		`{"mark":{"id":"m","version":"v","origin":"o"}}`, `{"mark":{"id":"m"`, `{"mark":{"id":"`+"\xff"+`"}}`,
+		` {"mark":{"id":"m"}}`, `{"mark":{"id":"m","origin":null}}`, `{"mark":{"id":"m","origin":""}}`,
+		`{"append":{"range":{"from":1,"to":5},"origin":"o","version":"v","payloadType":"json","metadata":{}}}`,
+		`{"append":{"range":{"from":3,"to":3},"payloadType":"binary","metadata":{}}}`,
+		`{"append":{"range":{"from":5,"to":3},"payloadType":"binary","metadata":{}}}`,
+		`{"append":{"range":{"from":0,"to":3},"payloadType":"binary","metadata":{}}}`,
+		`{"append":{"range":{"from":01,"to":3},"payloadType":"binary","metadata":{}}}`,
+		`{"append":{"range":{"from":1,"to":9223372036854775807},"payloadType":"json","metadata":{}}}`,
+		`{"append":{"range":{"from":1,"to":9223372036854775808},"payloadType":"json","metadata":{}}}`,
+		`{"append":{"range":{"from":1,"to":2},"payloadType":"text","metadata":{}}}`,
+		`{"append":{"range":{"from":1,"to":2},"payloadType":"json","metadata":{"data":1}}}`,
+		`{"append":{"range":{"from":1,"to":2},"payloadType":"json"}}`,
+		`{"append":{"range":{"from":1,"to":2},"payloadType":"json","metadata":{}},"x":1}`,
+		`{"append":{"range":{"from":1e0,"to":2},"payloadType":"json","metadata":{}}}`)
+	for _, b := range in {
+		h, err := journal.DecodeActionHeader([]byte(b))
+		want, wantErr := journal.DecodeActionHeaderGeneric([]byte(b))
+		if !reflect.DeepEqual(h, want) || (err == nil) != (wantErr == nil) {
+			t.Errorf("DecodeActionHeader(%s) = %#v, %v; the generic decoder gives %#v, %v", b, h, err, want, wantErr)
+		}
+	}
+}

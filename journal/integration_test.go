@@ -7,6 +7,7 @@ package journal_test
 import (
 	"context"
 	"fmt"
+	"iter"
 	"slices"
 	"sync"
 	"testing"
@@ -440,5 +441,57 @@ func TestJournal_NewIDOnBusyTopic(t *testing.T) {
 	got, highest := replay(t, js.Journal(journal.Key{Topic: s.topic, ID: testenv.Name("fresh")}), 1, journal.MaxSeqNr, 1<<30)
 	if got != nil || highest != 0 {
 		t.Errorf("fresh journal: %v highest %d", got, highest)
+	}
+}
+
+// TestJournal_StalledStreamsHoldNoConsumer: 100 reads of unreplicated tails that take one event and
+// stall (a client granting no more credit) hold neither a pooled scan consumer nor a fetched batch, so
+// reads of other journals go on, on a pool of 4 consumers, with the head cache off (every read scans).
+func TestJournal_StalledStreamsHoldNoConsumer(t *testing.T) {
+	brokers := testenv.KafkaBrokers(t)
+	s := newRealStack(t)
+	log, err := kafka.New(kafka.Config{Brokers: brokers, PoolSize: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	js := newJournals(t, log, s.store, false)
+	ctx := context.Background()
+	const stalled = 100
+	ids := make([]string, stalled+1)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%s-%d", testenv.Name("stall"), i)
+		for seq := journal.SeqNr(1); seq <= 3; seq++ {
+			if _, err := js.Journal(journal.Key{Topic: s.topic, ID: ids[i]}).Append(ctx, events(seq), journal.AppendOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, id := range ids[:stalled] {
+		st, err := js.Journal(journal.Key{Topic: s.topic, ID: id}).Read(ctx, 1)
+		if err != nil {
+			t.Fatalf("read %s with %d streams stalled: %v", id, stalled, err)
+		}
+		next, stop := iter.Pull2(st.Events(ctx))
+		defer stop()
+		if e, err, ok := next(); !ok || err != nil || e.SeqNr != 1 {
+			t.Fatalf("first event of %s: %v %v %v", id, e.SeqNr, err, ok)
+		}
+	}
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	st, err := js.Journal(journal.Key{Topic: s.topic, ID: ids[stalled]}).Read(rctx, 1)
+	if err != nil {
+		t.Fatalf("read of another journal beside %d stalled streams: %v", stalled, err)
+	}
+	var got []journal.SeqNr
+	for e, err := range st.Events(rctx) {
+		if err != nil {
+			t.Fatalf("read of another journal beside %d stalled streams: %v", stalled, err)
+		}
+		got = append(got, e.SeqNr)
+	}
+	if !slices.Equal(got, seqs(1, 2, 3)) || st.HighestSeqNr() != 3 {
+		t.Fatalf("read of another journal beside %d stalled streams = %v (highest %d), want [1 2 3]", stalled, got, st.HighestSeqNr())
 	}
 }

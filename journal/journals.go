@@ -69,14 +69,17 @@ type Journals struct {
 	// offsets caches pointer2 per partition for Pointer2TTL. A plain LRU with the read time in the value:
 	// expirable.LRU runs a ticker goroutine per cache that is never stopped.
 	offsets *lru.Cache[topicPartition, cachedOffset]
-	// heads caches Cassandra's pointer (metajournal seq_nr) per journal with the pointer2 sample taken
-	// before it was read; see the package doc ("What is cached") for why that makes it exact.
+	// heads caches each journal's metajournal row with the offset up to which it reflects every action
+	// of the journal; see the package doc ("What is cached") for why that makes it exact.
 	heads *lru.Cache[Key, cachedHead]
 }
 
+// cachedHead is a journal's metajournal row that reflects every action of the journal at or below
+// upTo in its partition: upTo is the pointer2 sample taken before the row was read, or a later one
+// the row was found still exact at.
 type cachedHead struct {
-	seqNr      SeqNr
-	replicated int64
+	row  EventualHead
+	upTo int64
 }
 
 type cachedOffset struct {
@@ -291,7 +294,11 @@ type head struct {
 	// tail is read from Kafka (a scan from info.Offset to the marker).
 	tail       []*ActionRecord
 	tailSet    bool
-	replicated int64 // pointer2 seen when the head was computed; -1 none
+	replicated int64 // pointer2 the fold started after; -1 none
+	// row is the journal's metajournal row once known (rowSet): from the LRU when still exact, else
+	// read from Cassandra when first needed.
+	row    EventualHead
+	rowSet bool
 }
 
 // head produces a Mark and folds everything unreplicated before it: the common prologue of read,
@@ -302,59 +309,71 @@ func (j Journal) head(ctx context.Context) (*head, error) {
 		return nil, err
 	}
 	h := &head{marker: marker, replicated: -1}
+	cached, hasCached := j.js.heads.Get(j.key)
+	untouched := true // no action of the journal in (cached.upTo, h.replicated]
 	if marker.Offset > 0 {
-		limit := marker.Offset - 1
-		if err := j.foldHead(ctx, h, limit); err != nil {
+		since := int64(-1)
+		if hasCached {
+			since = cached.upTo
+		}
+		if untouched, err = j.foldHead(ctx, h, marker.Offset-1, since); err != nil {
 			return nil, err
+		}
+	}
+	if hasCached && (cached.upTo >= h.replicated || untouched) {
+		h.row, h.rowSet = cached.row, true
+		if h.replicated > cached.upTo {
+			j.js.heads.Add(j.key, cachedHead{row: cached.row, upTo: h.replicated})
 		}
 	}
 	eventual := SeqNr(0)
 	if h.info.NeedsEventual() && h.info.Kind != HeadAppend {
-		if eventual, err = j.eventualPointer(ctx, h.replicated); err != nil {
+		if err := j.eventualHead(ctx, h); err != nil {
 			return nil, err
 		}
+		eventual = h.row.SeqNr
 	}
 	h.highest = h.info.HighestSeqNr(eventual)
 	return h, nil
 }
 
-// eventualPointer is Cassandra's seq_nr for the journal. replicated is the pointer2 sample the head
-// was folded from, taken before this lookup. A cached pointer taken with the same sample is exact: the
-// fold found no action of the journal above that sample up to the marker, so every action that matters
-// was replicated before the cached lookup read the row.
-func (j Journal) eventualPointer(ctx context.Context, replicated int64) (SeqNr, error) {
-	if c, ok := j.js.heads.Get(j.key); ok && replicated >= 0 && c.replicated == replicated {
+// eventualHead sets h.row, from the LRU when head found the cached row still exact, else from
+// Cassandra. The row is cached with upTo = h.replicated, the pointer2 sample the fold started after,
+// taken before this lookup: the replicator writes metajournal before pointer2, so the row reflects
+// every action of the journal at or below it.
+func (j Journal) eventualHead(ctx context.Context, h *head) error {
+	if h.rowSet {
 		j.js.metrics.heads.WithLabelValues("hit").Inc()
-		return c.seqNr, nil
+		return nil
 	}
 	j.js.metrics.heads.WithLabelValues("miss").Inc()
-	seqNr, err := j.js.eventual.Pointer(ctx, j.key)
+	row, err := j.js.eventual.JournalHead(ctx, j.key)
 	if err != nil {
-		return 0, fmt.Errorf("pointer %s: %w", j.key, err)
+		return fmt.Errorf("pointer %s: %w", j.key, err)
 	}
-	if replicated >= 0 {
-		j.js.heads.Add(j.key, cachedHead{seqNr: seqNr, replicated: replicated})
-	}
-	return seqNr, nil
+	h.row, h.rowSet = row, true
+	j.js.heads.Add(j.key, cachedHead{row: row, upTo: h.replicated})
+	return nil
 }
 
 // foldHead fills h.info for the actions of the journal in (pointer2, limit]: from the head cache when
-// it can answer, else by scanning Kafka.
-func (j Journal) foldHead(ctx context.Context, h *head, limit int64) error {
+// it can answer, else by scanning Kafka. untouched reports that the journal has no action in
+// (since, pointer2]: a row cached as exact up to since is exact up to pointer2 too.
+func (j Journal) foldHead(ctx context.Context, h *head, limit, since int64) (untouched bool, err error) {
 	if c := j.js.cache; c != nil {
-		if r, ok := c.get(ctx, j.key, h.marker.Partition, limit); ok {
+		if r, ok := c.get(ctx, j.key, h.marker.Partition, limit, since); ok {
 			h.info, h.tail, h.tailSet, h.replicated = r.info, r.appends, true, r.replicated
-			return nil
+			return r.untouched, nil
 		}
 		j.js.metrics.fallbacks.Inc()
 	}
 	replicated, err := j.replicatedOffset(ctx, h.marker.Partition)
 	if err != nil {
-		return err
+		return false, err
 	}
 	h.replicated = replicated
 	if replicated >= limit {
-		return nil // everything up to the marker is in Cassandra
+		return false, nil // everything up to the marker is in Cassandra
 	}
 	sctx, cancel := context.WithTimeout(ctx, j.js.cfg.MarkerTimeout)
 	defer cancel()
@@ -362,7 +381,7 @@ func (j Journal) foldHead(ctx context.Context, h *head, limit int64) error {
 		h.info = h.info.Fold(r.Header, r.Offset)
 		return nil
 	})
-	return j.scanError(ctx, sctx, err)
+	return false, j.scanError(ctx, sctx, err)
 }
 
 // scanError turns the scan's own deadline into ErrMarkerTimeout; the caller's deadline stays ctx.Err.

@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"iter"
@@ -59,7 +60,11 @@ func (s *Stream) Events(ctx context.Context) iter.Seq2[EventRecord, error] {
 		}
 		tailFrom := info.Offset
 		if info.NeedsEventual() {
-			for e, err := range s.j.js.eventual.Read(ctx, s.j.key, next) {
+			if err := s.j.eventualHead(ctx, s.h); err != nil {
+				yield(EventRecord{}, fmt.Errorf("read %s: %w", s.j.key, err))
+				return
+			}
+			for e, err := range s.j.js.eventual.ReadHead(ctx, s.j.key, s.h.row, next) {
 				if err != nil {
 					yield(EventRecord{}, fmt.Errorf("read %s: %w", s.j.key, err))
 					return
@@ -139,22 +144,47 @@ func (s *Stream) tail(ctx context.Context, from int64, next, highest SeqNr, yiel
 		}
 		return
 	}
-	// No marker deadline here: the head fold already reached the marker, so the scan ends; a slow reader
-	// (yield blocking) must not turn into a timeout.
+	// The scan goes in chunks: each takes a pooled consumer, copies at most tailChunk Appends of the
+	// journal and gives the consumer back before any is emitted, so a stalled reader (yield blocking)
+	// keeps its position and tailChunk records, not a consumer or a fetched batch. No marker deadline
+	// here: the head fold already reached the marker, so the scan ends.
 	limit := s.h.marker.Offset - 1
-	err := s.j.js.log.Scan(ctx, s.j.key.Topic, s.h.marker.Partition, from, limit, s.j.key.ID, func(r ActionRecord) error {
-		if err := emit(&r); err != nil {
-			return err
+	chunk := make([]ActionRecord, 0, tailChunk)
+	for from <= limit {
+		chunk = chunk[:0]
+		resume := limit + 1
+		err := s.j.js.log.Scan(ctx, s.j.key.Topic, s.h.marker.Partition, from, limit, s.j.key.ID, func(r ActionRecord) error {
+			if a, ok := r.Header.(*AppendHeader); !ok || a.Range.To < next {
+				return nil // nothing to emit: a Mark, a Delete (folded already), or events already emitted
+			}
+			r.Value = bytes.Clone(r.Value) // the value may alias the whole fetched batch
+			chunk = append(chunk, r)
+			if len(chunk) == tailChunk {
+				resume = r.Offset + 1
+				return errStopScan
+			}
+			return nil
+		})
+		if err != nil && err != errStopScan {
+			yield(EventRecord{}, fmt.Errorf("read %s: %w", s.j.key, err))
+			return
 		}
-		if stop {
-			return errStopScan
+		for i := range chunk {
+			if err := emit(&chunk[i]); err != nil {
+				yield(EventRecord{}, err)
+				return
+			}
+			if stop {
+				return
+			}
 		}
-		return nil
-	})
-	if err != nil && err != errStopScan {
-		yield(EventRecord{}, fmt.Errorf("read %s: %w", s.j.key, err))
+		from = resume
 	}
 }
+
+// tailChunk is how many Appends of the journal one scan of a read's tail copies before it gives its
+// consumer back and emits them.
+const tailChunk = 16
 
 type stopScan struct{}
 

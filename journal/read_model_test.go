@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,7 +17,9 @@ import (
 // The read merge against a model, in the manner of the original's JournalSpec (research §9.1): every
 // way to split 1..n into append batches, followed by deletes and purges, read back from every seqNr at
 // every replication level (nothing replicated … everything replicated), with the head cache on and
-// off, with and without duplicated Kafka records. The model is the plain meaning of the operations.
+// off, with and without duplicated Kafka records; and through one Journals while pointer2 moves from
+// level to level, so that cached metajournal rows and pointer2 samples are reused across levels. The
+// model is the plain meaning of the operations.
 
 type op struct {
 	kind   string // append, delete, purge
@@ -177,6 +180,9 @@ func checkScenario(ctx context.Context, t *testing.T, ops []op, dup, replicateEa
 		partition = po.Partition
 	}
 	records := log.Records(key.Topic, partition)
+	for _, cache := range []bool{false, true} {
+		checkMoving(ctx, t, log, key, partition, len(records), &m, cache)
+	}
 	maxSeq := journal.SeqNr(8)
 	for level := int64(-1); level < int64(len(records)); level++ {
 		for _, cache := range []bool{false, true} {
@@ -208,6 +214,43 @@ func checkScenario(ctx context.Context, t *testing.T, ops []op, dup, replicateEa
 			p, ok, err := j.Pointer(ctx)
 			if err != nil || p != m.pointer || ok != (m.pointer > 0) {
 				t.Fatalf("replicated up to %d, cache %v: pointer = %d %v %v, want %d", level, cache, p, ok, err, m.pointer)
+			}
+		}
+	}
+}
+
+// checkMoving reads the journal again and again through one Journals while pointer2 moves forward
+// between the reads, one record at a time: the cached metajournal rows and pointer2 samples (and the
+// head cache, polling pointer2 every millisecond) are reused across replication levels, and every read
+// must still be the model's.
+func checkMoving(ctx context.Context, t *testing.T, log *journaltest.Log, key journal.Key, partition int32, records int, m *model, cache bool) {
+	ev := &journaltest.Eventual{}
+	js, err := journal.New(journal.Config{Log: log, Eventual: ev, Pointer2TTL: time.Nanosecond,
+		HeadCache: journal.HeadCacheConfig{Disabled: !cache, PollInterval: time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer js.Close(ctx)
+	j := js.Journal(key)
+	for level := int64(-1); level < int64(records); level++ {
+		if err := ev.Replicate(log, key.Topic, partition, level); err != nil {
+			t.Fatal(err)
+		}
+		for _, from := range []journal.SeqNr{1, 2, 4} {
+			s, err := j.Read(ctx, from)
+			if err != nil {
+				t.Fatalf("moving, level %d cache %v: read(%d): %v", level, cache, from, err)
+			}
+			var got []journal.SeqNr
+			for e, err := range s.Events(ctx) {
+				if err != nil {
+					t.Fatalf("moving, level %d cache %v: read(%d): %v", level, cache, from, err)
+				}
+				got = append(got, e.SeqNr)
+			}
+			if want := m.read(from); !slices.Equal(got, want) || s.HighestSeqNr() != m.pointer {
+				t.Fatalf("moving, replicated up to %d, cache %v: read(%d) = %v highest %d, want %v highest %d",
+					level, cache, from, got, s.HighestSeqNr(), want, m.pointer)
 			}
 		}
 	}
@@ -295,4 +338,55 @@ func counterWith(t *testing.T, reg *prometheus.Registry, name, result string) fl
 		}
 	}
 	return sum
+}
+
+// TestJournal_RowCacheOnBusyPartition: with the head cache, a journal's cached metajournal row keeps
+// being used while other journals of its partition move pointer2 on, and stops being used once an
+// action of the journal itself (another process's purge) is replicated.
+func TestJournal_RowCacheOnBusyPartition(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		log := &journaltest.Log{NumPartitions: 1}
+		ev := &journaltest.Eventual{}
+		js, reg := newCachedJournals(t, log, ev, journal.HeadCacheConfig{PollInterval: 10 * time.Millisecond})
+		defer js.Close(ctx)
+		a := js.Journal(journal.Key{Topic: "journal", ID: "a"})
+		b := js.Journal(journal.Key{Topic: "journal", ID: "b"})
+		replicateAll := func() { t.Helper(); replicateAndPoll(t, log, ev) }
+		if _, err := a.Append(ctx, events(1, 2, 3), journal.AppendOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		replicateAll()
+		if got := readSeqNrs(t, ctx, a); !slices.Equal(got, []journal.SeqNr{1, 2, 3}) {
+			t.Fatalf("read %v, want [1 2 3]", got)
+		}
+		misses := counterWith(t, reg, "kjournal_journal_pointer_cache_total", "miss")
+		for s := journal.SeqNr(1); s <= 5; s++ {
+			if _, err := b.Append(ctx, events(s), journal.AppendOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			replicateAll()
+			if got := readSeqNrs(t, ctx, a); !slices.Equal(got, []journal.SeqNr{1, 2, 3}) {
+				t.Fatalf("read %v, want [1 2 3]", got)
+			}
+		}
+		if n := counterWith(t, reg, "kjournal_journal_pointer_cache_total", "miss"); n != misses {
+			t.Errorf("row lookups while only b moved pointer2: %v, want none", n-misses)
+		}
+		other, err := journal.New(journal.Config{Log: log, Eventual: ev, HeadCache: journal.HeadCacheConfig{Disabled: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer other.Close(ctx)
+		if _, err := other.Journal(a.Key()).Purge(ctx); err != nil {
+			t.Fatal(err)
+		}
+		replicateAll()
+		if got := readSeqNrs(t, ctx, a); len(got) != 0 {
+			t.Errorf("read after a replicated purge = %v, want nothing", got)
+		}
+		if n := counterWith(t, reg, "kjournal_journal_pointer_cache_total", "miss"); n == misses {
+			t.Error("the row was reused after the journal's own purge was replicated")
+		}
+	})
 }

@@ -64,15 +64,29 @@ type LogRecord struct {
 // Eventual is the read side of Cassandra, the eventually consistent store the replicator fills.
 // journal/cassandra implements it.
 type Eventual interface {
-	// Pointer returns the last seqNr the journal has in Cassandra (metajournal seq_nr), 0 when Cassandra
-	// has no row for it.
-	Pointer(ctx context.Context, key Key) (SeqNr, error)
+	// JournalHead returns the journal's metajournal row; the zero EventualHead when Cassandra has no row
+	// for it.
+	JournalHead(ctx context.Context, key Key) (EventualHead, error)
 
 	// Offset returns pointer2: the highest offset of topic/partition whose actions are all in
 	// Cassandra. ok is false when nothing of that partition has been replicated yet.
 	Offset(ctx context.Context, topic string, partition int32) (offset int64, ok bool, err error)
 
-	// Read streams the journal's events with seqNr >= from in seqNr order, honouring the journal's
-	// delete_to, lazily (memory stays bounded however long the journal is).
-	Read(ctx context.Context, key Key, from SeqNr) iter.Seq2[EventRecord, error]
+	// ReadHead streams the journal's events with seqNr >= from in seqNr order, laid out and deleted as
+	// head (an earlier JournalHead of the journal) says, lazily (memory stays bounded however long the
+	// journal is). Nothing is yielded for the zero head.
+	ReadHead(ctx context.Context, key Key, head EventualHead, from SeqNr) iter.Seq2[EventRecord, error]
+}
+
+// EventualHead is a journal's metajournal row as a read needs it: its last seqNr, its delete_to, and
+// where its event rows are. Journals keeps it in an LRU, so a repeated read costs only the event rows
+// (see the package doc for when a kept row is still exact).
+type EventualHead struct {
+	// SeqNr is the journal's last seqNr in Cassandra (metajournal seq_nr), 0 when it has no row.
+	SeqNr SeqNr
+	// DeleteTo is the highest deleted seqNr, 0 when none.
+	DeleteTo SeqNr
+	// Layout is the adapter's own part of the row that its ReadHead needs (journal/cassandra: the
+	// segment size and the record_id); nil when Cassandra has no row. Journals only hands it back.
+	Layout any
 }

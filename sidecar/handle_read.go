@@ -123,7 +123,9 @@ func (c *conn) handleRead(r *protocol.ReadRequest, st *stream) protocol.Reply {
 		if r.Max > 0 {
 			n = min(n, r.Max-sent)
 		}
-		batch := make([]protocol.EventRecord, 0, n)
+		// At most last-from+1-sent events are left (seqNrs may skip, never repeat): a recovery of a short
+		// journal with a large credit does not allocate the whole credit's batch.
+		batch := make([]protocol.EventRecord, 0, max(1, min(n, int64(last-from)+1-sent)))
 		size, done := 0, false
 		var failure error
 		for int64(len(batch)) < n && size < min(maxBatchBytes, c.s.cfg.MaxFrameBytes/2) {

@@ -45,26 +45,16 @@ func (e *env) runP3(ctx context.Context, r *report) error {
 		consumers float64       // consumers the sidecar opened during the first round
 	}
 	readAll := func(conns []*sockClient, mode string, ids []string) (time.Duration, error) {
-		var wg sync.WaitGroup
-		errs := make(chan error, len(ids))
-		start := time.Now()
-		for i, id := range ids {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				res, err := conns[i%len(conns)].readAll(ctx, topic, id, 256)
-				switch {
-				case err != nil:
-					errs <- fmt.Errorf("read %s (head cache %s): %w", id, mode, err)
-				case res.events != int(want) || res.highest != want:
-					errs <- fmt.Errorf("read %s (head cache %s): %d events up to %d, highest %d; want %d", id, mode, res.events, res.lastSeq, res.highest, want)
-				}
-			}()
-		}
-		wg.Wait()
-		wall := time.Since(start)
-		close(errs)
-		return wall, <-errs
+		return concurrently(ids, func(i int, id string) error {
+			res, err := conns[i%len(conns)].readAll(ctx, topic, id, 256)
+			switch {
+			case err != nil:
+				return fmt.Errorf("head cache %s: %w", mode, err)
+			case res.events != int(want) || res.highest != want:
+				return fmt.Errorf("head cache %s: %d events up to %d, highest %d; want %d", mode, res.events, res.lastSeq, res.highest, want)
+			}
+			return nil
+		})
 	}
 	readPass := func(headCache bool, ids []string) (pass, error) {
 		mode := map[bool]string{true: "on", false: "off"}[headCache]
@@ -98,12 +88,20 @@ func (e *env) runP3(ctx context.Context, r *report) error {
 	}
 
 	e.log.Printf("P3: warm-up, %d reads per mode", e.sz.p3Warmup)
+	warmIDs := ids[:min(e.sz.p3Warmup, len(ids))]
 	for _, on := range []bool{false, true} {
-		if _, err := readPass(on, ids[:min(e.sz.p3Warmup, len(ids))]); err != nil {
+		if _, err := readPass(on, warmIDs); err != nil {
 			return fmt.Errorf("P3 warm-up: %w", err)
 		}
 	}
+	if _, err := e.cassandraFloor(ctx, topic, warmIDs, e.sz.p3Replicated); err != nil {
+		return fmt.Errorf("P3 warm-up: %w", err)
+	}
+	if _, err := e.consumerPerRead(ctx, topic, warmIDs, int(want)); err != nil {
+		return fmt.Errorf("P3 warm-up: %w", err)
+	}
 	var off, on, speedup, offWarm, onWarm, speedupWarm, consOff, consOn []float64
+	var floor, vsFloor, vsFloorWarm, perRead, vsPerRead []float64
 	for rep := range e.sz.reps {
 		e.log.Printf("P3: rep %d/%d, %d concurrent full reads, head cache off", rep+1, e.sz.reps, len(ids))
 		a, err := readPass(false, ids)
@@ -115,6 +113,19 @@ func (e *env) runP3(ctx context.Context, r *report) error {
 		if err != nil {
 			return fmt.Errorf("P3: %w", err)
 		}
+		e.log.Printf("P3: rep %d/%d, the same rows read straight from Cassandra (gocql)", rep+1, e.sz.reps)
+		f, err := e.cassandraFloor(ctx, topic, ids, e.sz.p3Replicated)
+		if err != nil {
+			return fmt.Errorf("P3: %w", err)
+		}
+		e.log.Printf("P3: rep %d/%d, the same recoveries with a fresh Kafka consumer each", rep+1, e.sz.reps)
+		c, err := e.consumerPerRead(ctx, topic, ids, int(want))
+		if err != nil {
+			return fmt.Errorf("P3: %w", err)
+		}
+		floor, perRead = append(floor, ms(f)), append(perRead, ms(c))
+		vsFloor, vsFloorWarm = append(vsFloor, float64(b.wall)/float64(f)), append(vsFloorWarm, float64(b.warm)/float64(f))
+		vsPerRead = append(vsPerRead, float64(c)/float64(b.wall))
 		off, on = append(off, ms(a.wall)), append(on, ms(b.wall))
 		speedup = append(speedup, float64(a.wall)/float64(b.wall))
 		offWarm, onWarm = append(offWarm, ms(a.warm)), append(onWarm, ms(b.warm))
@@ -124,6 +135,15 @@ func (e *env) runP3(ctx context.Context, r *report) error {
 	rw := r.add(sc, fmt.Sprintf("speedup: wall time head cache off ÷ on, %d concurrent full reads, fresh sidecar", len(ids)), "×", speedup, 1)
 	rw.target(">=", 20)
 	r.Summary["recovery_speedup"] = round(rw.Value.Median, 2)
+	rw = r.add(sc, "ratio: wall time via sidecar (head cache on, fresh sidecar) ÷ the same rows straight from Cassandra", "×", vsFloor, 2)
+	rw.target("<=", 1.3)
+	r.Summary["recovery_vs_cassandra_ratio"] = round(rw.Value.Median, 2)
+	r.add(sc, "ratio: the same reads again in the same sidecar ÷ the same rows straight from Cassandra", "×", vsFloorWarm, 2)
+	rw = r.add(sc, "speedup: wall time with a fresh Kafka consumer per read (the original's design) ÷ via sidecar (head cache on, fresh sidecar)", "×", vsPerRead, 1)
+	rw.target(">=", 20)
+	r.Summary["recovery_speedup_vs_consumer_per_read"] = round(rw.Value.Median, 2)
+	r.add(sc, "wall time, the event rows straight from Cassandra (gocql, one query per journal)", "ms", floor, 0)
+	r.add(sc, "wall time, a fresh Kafka consumer per read (Mark, pointer2, Cassandra, consumer from pointer2 to the Mark)", "ms", perRead, 0)
 	r.add(sc, "wall time, head cache off, fresh sidecar", "ms", off, 0)
 	r.add(sc, "wall time, head cache on, fresh sidecar", "ms", on, 0)
 	r.add(sc, "speedup, the same reads again in the same sidecar", "×", speedupWarm, 1)
@@ -136,8 +156,8 @@ func (e *env) runP3(ctx context.Context, r *report) error {
 		"head_cache_on":  round(summarize(consOn).Median, 0),
 		"head_cache_off": round(summarize(consOff).Median, 0),
 	}
-	r.note("P3: each pass starts a sidecar, then times the reads (the reported speedup: a pod recovering its entities), then times the same reads again; %d journals with %d events in Cassandra and %d unreplicated single-event appends each, read over %d connections; consumers opened = kjournal_kafka_consumers_opened_total (scan + follow) of that sidecar after the first reads.",
-		len(ids), e.sz.p3Replicated, e.sz.p3Unreplicated, e.sz.p3Conns)
+	r.note("P3: each pass starts a sidecar, then times the reads (the reported speedup: a pod recovering its entities), then times the same reads again; %d journals with %d events in Cassandra and %d unreplicated single-event appends each, read over %d connections; consumers opened = kjournal_kafka_consumers_opened_total (scan + follow) of that sidecar after the first reads. Baselines, same journals, all %d at once, in the same repetition: the floor reads each journal's %d event rows straight from Cassandra (gocql session of its own, the read's query and columns, nothing else); the consumer-per-read design does what the original's read does, in the bench process: a Mark, pointer2, the metajournal and event rows, and a new sarama consumer (own client) per read consuming the partition from pointer2 to the Mark.",
+		len(ids), e.sz.p3Replicated, e.sz.p3Unreplicated, e.sz.p3Conns, len(ids), e.sz.p3Replicated)
 	return nil
 }
 

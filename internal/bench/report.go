@@ -92,6 +92,7 @@ var summaryKeys = []string{
 	"recovery_consumers_opened", "replication_lag_p50_ms", "replication_lag_p99_ms", "marks_per_read",
 	"sidecar_rss_idle_1000_conns_mib", "sidecar_rss_stalled_reader_mib",
 	"replicator_capacity_ratio", "replicator_records_per_s", "replication_lag_p99_ms_half_capacity",
+	"recovery_vs_cassandra_ratio", "recovery_speedup_vs_consumer_per_read",
 }
 
 // write prints the table to w and writes the summary JSON to out, the details next to it

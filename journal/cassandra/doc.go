@@ -67,8 +67,9 @@
 //
 // # Reading
 //
-// Store implements journal.Eventual, the original's EventualCassandra: Pointer (metajournal
-// seq_nr; Head returns the whole row), Offset (pointer2) and Read. Heads are looked up in their
+// Store implements journal.Eventual, the original's EventualCassandra: JournalHead (the metajournal
+// row, which journal.Journals caches; Head returns it typed, Pointer its seq_nr), Offset (pointer2)
+// and ReadHead (the rows as a given head lays them out; Read looks the head up itself). Heads are looked up in their
 // metajournal segment and, at the same time, in their legacy one. Read starts at
 // max(from, delete_to+1) and walks the journal segments in order, fetching Config.PageSize rows
 // at a time (gocql's paging state), so memory stays bounded for journals of any length (a

@@ -81,13 +81,23 @@ func dateCQL(t time.Time) string { return t.UTC().Format("2006-01-02") }
 // Head returns the journal's metajournal row, looked up in its segment and, when absent there, in
 // its legacy segment (both queried at once). ok is false when the journal has no row.
 func (st *Store) Head(ctx context.Context, key journal.Key) (h Head, ok bool, err error) {
+	return st.head(ctx, key, true)
+}
+
+// head looks the journal's row up in its segment and, when absent there, in its legacy segment: at
+// the same time when parallel, else only after the first lookup found nothing (one query for every
+// journal the replicator wrote since the segments changed, at the cost of a round trip for the rest).
+func (st *Store) head(ctx context.Context, key journal.Key, parallel bool) (h Head, ok bool, err error) {
 	if st.closed.Load() {
 		return Head{}, false, ErrClosed
 	}
 	first := MetaJournalSegment(key.ID, Segments)
 	second := MetaJournalSegment(key.ID, LegacySegments)
-	if first == second {
+	if first == second || !parallel {
 		h, ok, err = st.selectHead(ctx, key, first)
+		if err == nil && !ok && first != second {
+			h, ok, err = st.selectHead(ctx, key, second)
+		}
 	} else {
 		type result struct {
 			h   Head

@@ -56,10 +56,13 @@ func isJSONNull(raw json.RawMessage) bool {
 }
 
 // decodeRecordMetadata parses the metadata column; "" (null) is the empty metadata.
+// emptyRecordMetadata is what encodeRecordMetadata writes for no metadata.
+const emptyRecordMetadata = `{"header":{},"payload":{}}`
+
 func decodeRecordMetadata(s string) (journal.RecordMetadata, error) {
 	var m journal.RecordMetadata
-	if s == "" {
-		return m, nil
+	if s == "" || s == emptyRecordMetadata {
+		return m, nil // most rows: no JSON decoder for them
 	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(s), &top); err != nil {

@@ -26,6 +26,17 @@ func (st *Store) Pointer(ctx context.Context, key journal.Key) (journal.SeqNr, e
 	return h.SeqNr, nil
 }
 
+// JournalHead returns the journal's metajournal row for ReadHead (Layout holds the Head); the zero
+// EventualHead when it has none. Unlike Head it queries the legacy segment only when the row is not in
+// its segment: a recovery of many journals at once is bound by Cassandra's work, not its latency.
+func (st *Store) JournalHead(ctx context.Context, key journal.Key) (journal.EventualHead, error) {
+	h, ok, err := st.head(ctx, key, false)
+	if err != nil || !ok {
+		return journal.EventualHead{}, err
+	}
+	return journal.EventualHead{SeqNr: h.SeqNr, DeleteTo: h.DeleteTo, Layout: h}, nil
+}
+
 // Offset returns pointer2's offset for topic/partition: the highest Kafka offset whose actions
 // are all in Cassandra. ok is false when nothing of the partition was replicated yet.
 func (st *Store) Offset(ctx context.Context, topic string, partition int32) (offset int64, ok bool, err error) {
@@ -174,18 +185,46 @@ func (st *Store) Read(ctx context.Context, key journal.Key, from journal.SeqNr) 
 			yield(journal.EventRecord{}, err)
 			return
 		}
-		if !ok {
+		if ok {
+			st.read(ctx, key, head, from, yield)
+		}
+	}
+}
+
+// ReadHead is Read with the head already looked up (by JournalHead, possibly long before: a read of
+// journal.Journals whose cached row is still exact, see the journal package doc): the rows are read
+// as head lays them out, from max(from, head's delete_to+1). Nothing is yielded for the zero head.
+func (st *Store) ReadHead(ctx context.Context, key journal.Key, head journal.EventualHead, from journal.SeqNr) iter.Seq2[journal.EventRecord, error] {
+	return func(yield func(journal.EventRecord, error) bool) {
+		if head.Layout == nil {
 			return
 		}
-		if head.DeleteTo >= from {
-			if head.DeleteTo == journal.MaxSeqNr {
-				return
-			}
-			from = head.DeleteTo + 1
+		h, ok := head.Layout.(Head)
+		if !ok {
+			yield(journal.EventRecord{}, fmt.Errorf("%w: read %s: head layout %T is not a cassandra.Head", ErrInvalidArgument, key, head.Layout))
+			return
 		}
-		r := reader{st: st, key: key, head: head, yield: yield, expect: from}
-		r.run(ctx, from)
+		st.read(ctx, key, h, from, yield)
 	}
+}
+
+func (st *Store) read(ctx context.Context, key journal.Key, head Head, from journal.SeqNr, yield func(journal.EventRecord, error) bool) {
+	if err := from.Validate(); err != nil {
+		yield(journal.EventRecord{}, fmt.Errorf("%w: read from %v", ErrInvalidArgument, err))
+		return
+	}
+	if st.closed.Load() {
+		yield(journal.EventRecord{}, ErrClosed)
+		return
+	}
+	if head.DeleteTo >= from {
+		if head.DeleteTo == journal.MaxSeqNr {
+			return
+		}
+		from = head.DeleteTo + 1
+	}
+	r := reader{st: st, key: key, head: head, yield: yield, expect: from}
+	r.run(ctx, from)
 }
 
 // reader is one Read in progress.

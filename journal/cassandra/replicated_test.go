@@ -407,6 +407,9 @@ func TestReplicated_LegacySegment(t *testing.T) {
 	if !ok || h.Segment != legacy || h.SeqNr != 2 || h.RecordID != nil {
 		t.Fatalf("head %+v %v, want the legacy row", h, ok)
 	}
+	if eh, err := st.JournalHead(context.Background(), key); err != nil || eh.SeqNr != 2 || eh.Layout.(cassandra.Head).Segment != legacy {
+		t.Fatalf("JournalHead %+v %v, want the legacy row", eh, err)
+	}
 	appendLast(t, st, key, eventsOf(6, 3, 2))
 	h, _ = mustHead(t, st, key)
 	if h.Segment != legacy || h.SeqNr != 4 || h.PartitionOffset.Offset != 7 {

@@ -245,14 +245,15 @@ func (e *Eventual) Replicate(l *Log, topic string, partition int32, upTo int64) 
 	return nil
 }
 
-// Pointer is the journal's seq_nr, 0 without a row.
-func (e *Eventual) Pointer(ctx context.Context, key journal.Key) (journal.SeqNr, error) {
+// JournalHead is the journal's row: seq_nr and delete_to as of now (Layout is the row's
+// incarnation), the zero head without a row.
+func (e *Eventual) JournalHead(ctx context.Context, key journal.Key) (journal.EventualHead, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if st := e.journals[key]; st != nil {
-		return st.seqNr, nil
+		return journal.EventualHead{SeqNr: st.seqNr, DeleteTo: st.deleteTo, Layout: st}, nil
 	}
-	return 0, nil
+	return journal.EventualHead{}, nil
 }
 
 // Offset is pointer2.
@@ -263,13 +264,15 @@ func (e *Eventual) Offset(ctx context.Context, topic string, partition int32) (i
 	return o, ok, nil
 }
 
-// Read yields the stored events >= from (and above delete_to) in seqNr order.
-func (e *Eventual) Read(ctx context.Context, key journal.Key, from journal.SeqNr) iter.Seq2[journal.EventRecord, error] {
+// ReadHead yields the events stored now with seqNr >= from and above head's delete_to, in seqNr
+// order, as Cassandra does: the rows are read live, the head may be older (a cached one). Nothing
+// is yielded for the zero head.
+func (e *Eventual) ReadHead(ctx context.Context, key journal.Key, head journal.EventualHead, from journal.SeqNr) iter.Seq2[journal.EventRecord, error] {
 	e.mu.Lock()
 	var events []journal.EventRecord
-	if st := e.journals[key]; st != nil {
+	if st := e.journals[key]; st != nil && head.Layout != nil {
 		for s, ev := range st.events {
-			if s >= from && s > st.deleteTo {
+			if s >= from && s > head.DeleteTo {
 				events = append(events, ev)
 			}
 		}

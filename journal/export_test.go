@@ -1,0 +1,4 @@
+package journal
+
+// DecodeActionHeaderGeneric is DecodeActionHeader without its shortcut for marks.
+var DecodeActionHeaderGeneric = decodeActionHeader
