@@ -91,6 +91,7 @@ var summaryKeys = []string{
 	"append_p50_ratio", "append_p99_ratio", "throughput_ratio", "recovery_speedup",
 	"recovery_consumers_opened", "replication_lag_p50_ms", "replication_lag_p99_ms", "marks_per_read",
 	"sidecar_rss_idle_1000_conns_mib", "sidecar_rss_stalled_reader_mib",
+	"sidecar_cpu_us_per_append", "throughput_ratio_pipelined_python", "throughput_ratio_pipelined_node",
 }
 
 // write prints the table to w and writes the summary JSON to out, the details next to it
