@@ -74,7 +74,7 @@ func isSigned(c byte) bool {
 type reader struct {
 	buf []byte
 	br  bytes.Reader
-	d   *msgpack.Decoder
+	d   msgpack.Decoder // in the reader: one allocation per reader (a request makes a dozen)
 }
 
 func newReader(b []byte) *reader {
@@ -82,7 +82,7 @@ func newReader(b []byte) *reader {
 	r.br.Reset(b)
 	// bytes.Reader is an io.ByteScanner, so the decoder reads it directly without its own buffering
 	// and br.Len() is always the exact number of unread bytes.
-	r.d = msgpack.NewDecoder(&r.br)
+	r.d.Reset(&r.br)
 	return r
 }
 
