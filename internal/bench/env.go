@@ -66,6 +66,8 @@ type envConfig struct {
 	reps     int
 	kjournal string
 	python   string
+	// nodeDriver is P2's Node driver script; "" for the one in clients/node/bench.
+	nodeDriver string
 	// stackSidecar makes P1, P2 and P5 go through the stack's sidecar ($KJOURNAL_SOCKET) instead of
 	// one the bench starts with the default flags from the kjournal binary.
 	stackSidecar bool
@@ -123,9 +125,13 @@ func newEnv(ctx context.Context, logger *log.Logger, cfg envConfig) (*env, error
 	e.runDir = envOr("KJ_RUN", filepath.Join(root, ".run"))
 	e.pyScript = filepath.Join(root, "clients/python/bench/append_latency.py")
 	e.pyPipelined = filepath.Join(root, "clients/python/bench/append_pipelined.py")
-	e.nodePipelined = filepath.Join(root, "clients/node/bench/append_pipelined.mjs")
+	e.nodePipelined = cfg.nodeDriver
+	if e.nodePipelined == "" {
+		e.nodePipelined = filepath.Join(root, "clients/node/bench/append_pipelined.mjs")
+	}
 	if node, err := exec.LookPath("node"); err == nil {
-		if _, err := os.Stat(filepath.Join(root, "clients/node/dist/index.js")); err == nil {
+		// The driver imports the built client next to it: ../dist.
+		if _, err := os.Stat(filepath.Join(filepath.Dir(e.nodePipelined), "../dist/index.js")); err == nil {
 			e.node = node
 		}
 	}

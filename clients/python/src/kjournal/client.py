@@ -193,6 +193,7 @@ class _Connection:
             while not waiter.items:
                 remaining = deadline - time.monotonic()
                 if self._closed or remaining <= 0:
+                    self._pass_role_on()
                     return self._no_value(waiter, timeout)
                 if not self._reading:
                     self._reading = True
@@ -203,6 +204,7 @@ class _Connection:
                 finally:
                     del self._blocked[waiter]
             else:
+                self._pass_role_on()
                 return waiter.items.popleft()
         try:
             while True:
@@ -238,7 +240,14 @@ class _Connection:
             self._reading = False
             if self._closed:
                 self._sock.close()  # close() left it to the reader
-            for w in self._blocked:  # hand the role to the longest-waiting thread
+            self._pass_role_on()
+
+    def _pass_role_on(self) -> None:
+        """Wake the longest-waiting thread to take the reader role if it is free. Called with the
+        lock held when the role is released, and by a woken thread leaving without the role (it
+        may have been the one woken for it)."""
+        if not self._reading:
+            for w in self._blocked:
                 w.cond.notify()
                 break
 
