@@ -27,7 +27,7 @@ const (
 )
 
 // conn is one client connection: a reader goroutine (serve), and one goroutine per request in flight
-// (run, on the server's workers). There is no writer goroutine: a goroutine with a frame to send
+// (run). There is no writer goroutine: a goroutine with a frame to send
 // queues it, and writes the queue itself (one writev for all the frames queued) unless another one
 // is writing already, which then writes it next. Replies sent while a write is in progress are so
 // coalesced into the next write, and a lone reply costs no hand-off to another goroutine.
@@ -290,7 +290,7 @@ func (c *conn) dispatch(body []byte) bool {
 	c.inflight[id] = fl
 	c.reqs.Add(1)
 	c.mu.Unlock()
-	c.s.workers.do(func() { c.run(req, fl, arrived) })
+	go c.run(req, fl, arrived)
 	return true
 }
 
@@ -332,7 +332,7 @@ func (c *conn) hello(r *protocol.HelloRequest, arrived time.Time) bool {
 	return true
 }
 
-// run executes one request on a worker of its own and sends its final reply.
+// run executes one request in its own goroutine and sends its final reply.
 func (c *conn) run(req protocol.Request, fl *inflight, arrived time.Time) {
 	id := req.RequestID()
 	c.s.m.inFlight.Inc()

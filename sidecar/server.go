@@ -49,8 +49,6 @@ type Server struct {
 
 	reqs   sync.WaitGroup // requests in flight on every connection; Add under mu while !closing
 	connWG sync.WaitGroup // connection goroutines, rejections included
-
-	workers workers // the goroutines requests run on
 }
 
 // New validates cfg, fills in its defaults and returns a Server; it does not listen yet.
@@ -85,7 +83,6 @@ func New(cfg Config) (*Server, error) {
 		m:        m,
 		gatherer: gath,
 		conns:    map[*conn]struct{}{},
-		workers:  workers{idle: make(chan func())},
 	}
 	s.soft, s.softStop = context.WithCancelCause(context.Background())
 	s.hard, s.hardStop = context.WithCancelCause(context.Background())
@@ -319,39 +316,5 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
 		return true
 	case <-t.C:
 		return false
-	}
-}
-
-// workerIdle is how long a worker without a request waits for one before it ends.
-const workerIdle = 10 * time.Second
-
-// workers run the requests, one goroutine per request in flight as with a go statement, but a
-// goroutine done with its request takes the next one instead of ending: a fresh goroutine per
-// request grew its stack anew every time (copying it cost ~8% of the sidecar's CPU under make
-// bench's P2 load). Idle workers end after workerIdle.
-type workers struct {
-	idle chan func() // unbuffered: a send succeeds only when a worker waits
-}
-
-// do runs f on an idle worker, or on a new one when none waits.
-func (w *workers) do(f func()) {
-	select {
-	case w.idle <- f:
-	default:
-		go w.loop(f)
-	}
-}
-
-func (w *workers) loop(f func()) {
-	t := time.NewTimer(workerIdle)
-	defer t.Stop()
-	for {
-		f()
-		t.Reset(workerIdle)
-		select {
-		case f = <-w.idle:
-		case <-t.C:
-			return
-		}
 	}
 }
