@@ -27,10 +27,10 @@ const (
 )
 
 // conn is one client connection: a reader goroutine (serve), and one goroutine per request in flight
-// (run). There is no writer goroutine: a goroutine with a frame to send
-// queues it, and writes the queue itself (one writev for all the frames queued) unless another one
-// is writing already, which then writes it next. Replies sent while a write is in progress are so
-// coalesced into the next write, and a lone reply costs no hand-off to another goroutine.
+// (run). There is no writer goroutine: a goroutine with a frame to send queues it, and writes the
+// queue itself (one writev for all the frames queued) unless another one is writing already, which
+// then writes it next. Replies sent while a write is in progress are so coalesced into the next
+// write, and a lone reply costs no hand-off to another goroutine.
 type conn struct {
 	s      *Server
 	nc     net.Conn
