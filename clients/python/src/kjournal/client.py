@@ -33,6 +33,8 @@ __all__ = ["Client", "Journal", "ReadStream"]
 log = logging.getLogger("kjournal")
 
 _RECV_SIZE = 256 * 1024
+# A connection idle this long (seconds) is checked for a close by the sidecar before it is reused.
+_IDLE_CHECK_AFTER = 0.05
 
 
 def _copy(err: JournalError) -> JournalError:
@@ -72,6 +74,7 @@ class _Connection:
         self._waiters: dict[int, _Waiter] = {}
         self._blocked: dict[_Waiter, None] = {}  # waiters asleep in wait(), oldest first
         self._reading = False  # a thread holds the reader role
+        self._last_read = 0.0  # time.monotonic() of the last read from the socket
         self._closed = False
         self._close_error: JournalError | None = None
         self.server_info: ServerInfo | None = None
@@ -261,6 +264,7 @@ class _Connection:
         except OSError as e:
             self.close(JournalConnectionError(f"connection to the sidecar lost: {e}"))
             return False
+        self._last_read = time.monotonic()
         err: JournalError | None
         if not data:
             try:
@@ -281,8 +285,11 @@ class _Connection:
         return True
 
     def check_idle(self) -> None:
-        """With nothing in flight, read what the sidecar sent meanwhile: a connection it closed
-        (a restart) is then closed here before the next request is sent on it."""
+        """With nothing in flight for a while, read what the sidecar sent meanwhile: a connection it
+        closed (a restart) is then closed here before the next request is sent on it. Calls in quick
+        succession skip the check (a syscall each)."""
+        if time.monotonic() - self._last_read < _IDLE_CHECK_AFTER:
+            return
         with self._lock:
             if self._closed or self._reading or self._waiters:
                 return
