@@ -23,7 +23,7 @@ BENCH_PYTHON   ?= python3
 
 .PHONY: bench bench-build bench-venv
 
-bench: deps bench-build bench-venv
+bench: deps bench-build bench-venv node-build
 	@KJ_SERVICES="$(BENCH_SERVICES)" $(WITH_STACK) env BENCH_OUT=$(BENCH_OUT) \
 	  BENCH_PYTHON=$(BENCH_VENV)/bin/python BENCH_KJOURNAL=$(RUN)/bin/kjournal \
 	  $(RUN)/bin/bench -reps $(BENCH_REPS) $(BENCH_ARGS)

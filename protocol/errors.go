@@ -125,7 +125,7 @@ func decodeError(id uint64, f *fields) *Error {
 		f.fail(CodeInvalidArgument, "error", err)
 		return nil
 	}
-	ef := &fields{buf: r.buf, m: m, path: "error.", id: id}
+	ef := &fields{buf: r.buf, m: m, path: "error.", id: id, event: -1}
 	e := &Error{ID: id}
 	e.Code = Code(ef.uint("code", true, 0, 1<<31-1))
 	e.Message = ef.str("message", false)

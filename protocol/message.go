@@ -132,7 +132,7 @@ func decodeFields(body []byte, limit int) (*fields, error) {
 	if r.remaining() != 0 {
 		return nil, NewError(0, CodeBadFrame, "%d bytes after the message map", r.remaining())
 	}
-	return &fields{buf: body, m: m}, nil
+	return &fields{buf: body, m: m, event: -1}, nil
 }
 
 func decodeID(f *fields) (uint64, error) {

@@ -181,7 +181,7 @@ func decodeEvents(f *fields) []Event {
 			f.fail(CodeInvalidArgument, fmt.Sprintf("events[%d]", i), err)
 			return nil
 		}
-		ef := &fields{buf: r.buf, m: m, id: f.id, path: fmt.Sprintf("%sevents[%d].", f.path, i)}
+		ef := eventFields(r.buf, m, f.id, f.path, i)
 		ev := Event{SeqNr: ef.seqNr("seq_nr", true)}
 		if tr, ok := ef.get("tags"); ok {
 			tags, err := tr.stringArray()

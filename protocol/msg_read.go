@@ -252,7 +252,7 @@ func decodeRecords(f *fields) []EventRecord {
 			f.fail(CodeInvalidArgument, fmt.Sprintf("events[%d]", i), err)
 			return nil
 		}
-		rf := &fields{buf: r.buf, m: m, id: f.id, path: fmt.Sprintf("events[%d].", i)}
+		rf := eventFields(r.buf, m, f.id, "", i)
 		rec := EventRecord{SeqNr: rf.seqNr("seq_nr", true)}
 		if tr, ok := rf.get("tags"); ok {
 			tags, err := tr.stringArray()

@@ -74,7 +74,7 @@ func isSigned(c byte) bool {
 type reader struct {
 	buf []byte
 	br  bytes.Reader
-	d   *msgpack.Decoder
+	d   msgpack.Decoder // in the reader: one allocation per reader (a request makes a dozen)
 }
 
 func newReader(b []byte) *reader {
@@ -82,7 +82,7 @@ func newReader(b []byte) *reader {
 	r.br.Reset(b)
 	// bytes.Reader is an io.ByteScanner, so the decoder reads it directly without its own buffering
 	// and br.Len() is always the exact number of unread bytes.
-	r.d = msgpack.NewDecoder(&r.br)
+	r.d.Reset(&r.br)
 	return r
 }
 
@@ -205,9 +205,28 @@ func (r *reader) skip(limit int) (int, error) {
 // span is a value's byte range inside a reader's buffer.
 type span struct{ start, end int }
 
+// field is one key of a decoded map and its value's span.
+type field struct {
+	key string
+	val span
+}
+
+// fieldSet is the keys of a decoded map with their value spans, in the map's order. A message has a
+// dozen keys at most: a linear search beats a Go map and costs one allocation, not one per key.
+type fieldSet []field
+
+func (fs fieldSet) lookup(name string) (span, bool) {
+	for i := range fs {
+		if fs[i].key == name {
+			return fs[i].val, true
+		}
+	}
+	return span{}, false
+}
+
 // fieldMap consumes a map with string keys and returns each key's value span, skipping the values.
 // The values are well-formed msgpack when it returns. Duplicate keys are an error.
-func (r *reader) fieldMap(limit int) (map[string]span, int, error) {
+func (r *reader) fieldMap(limit int) (fieldSet, int, error) {
 	k, _, err := r.peek()
 	if err != nil {
 		return nil, 0, err
@@ -219,7 +238,7 @@ func (r *reader) fieldMap(limit int) (map[string]span, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	m := make(map[string]span, n)
+	m := make(fieldSet, 0, n)
 	values := 1
 	for range n {
 		k, _, err := r.peek()
@@ -250,13 +269,13 @@ func (r *reader) fieldMap(limit int) (map[string]span, int, error) {
 		if err != nil {
 			return nil, values, err
 		}
-		if _, dup := m[string(key)]; dup {
+		if _, dup := m.lookup(string(key)); dup {
 			return nil, values, fmt.Errorf("duplicate key %q", key)
 		}
 		if !utf8.Valid(key) {
 			return nil, values, fmt.Errorf("map key is not valid UTF-8")
 		}
-		m[string(key)] = span{start, r.pos()}
+		m = append(m, field{string(key), span{start, r.pos()}})
 	}
 	return m, values, nil
 }
@@ -456,16 +475,29 @@ func (r *reader) stringMap() (map[string]string, error) {
 // fields is a decoded map of named values: the top level of a message, or an event.
 type fields struct {
 	buf  []byte
-	m    map[string]span
-	path string // prefix for error messages, e.g. "events[3]."
-	id   uint64 // the id an error is reported with
-	err  *Error // the first error; later reads are no-ops
+	m    fieldSet
+	path string // prefix for error messages, e.g. "error."
+	// event is the index of the event these fields are, in the array "events" of parent (the
+	// error path is then <parent's path>events[<event>].), or -1. Formatted only for an error.
+	event  int
+	parent string
+	id     uint64 // the id an error is reported with
+	err    *Error // the first error; later reads are no-ops
+}
+
+// eventFields are the fields of events[i] of a message whose error path is parent.
+func eventFields(buf []byte, m fieldSet, id uint64, parent string, i int) *fields {
+	return &fields{buf: buf, m: m, id: id, parent: parent, event: i}
 }
 
 // fail records the first error.
 func (f *fields) fail(code Code, name string, err error) {
 	if f.err == nil {
-		f.err = NewError(f.id, code, "%s%s: %v", f.path, name, err)
+		path := f.path
+		if f.event >= 0 && path == "" {
+			path = fmt.Sprintf("%sevents[%d].", f.parent, f.event)
+		}
+		f.err = NewError(f.id, code, "%s%s: %v", path, name, err)
 	}
 }
 
@@ -475,7 +507,7 @@ func (f *fields) get(name string) (*reader, bool) {
 	if f.err != nil {
 		return nil, false
 	}
-	s, ok := f.m[name]
+	s, ok := f.m.lookup(name)
 	if !ok || (s.end == s.start+1 && f.buf[s.start] == msgpcode.Nil) {
 		return nil, false
 	}
@@ -483,7 +515,7 @@ func (f *fields) get(name string) (*reader, bool) {
 }
 
 func (f *fields) has(name string) bool {
-	_, ok := f.m[name]
+	_, ok := f.m.lookup(name)
 	return ok
 }
 

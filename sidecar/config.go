@@ -75,6 +75,9 @@ type Config struct {
 	// HTTPAddr is where /healthz, /readyz and /metrics are served. Default "127.0.0.1:9095"; NoHTTP
 	// ("-") serves none.
 	HTTPAddr string
+	// Pprof also serves Go's profiler under /debug/pprof/ on HTTPAddr (CPU, heap, goroutines).
+	// Default off: a profile costs CPU, and HTTPAddr may be reachable by more than the operator.
+	Pprof bool
 	// Ready reports whether the backends are reachable, for /readyz. Default: always ready.
 	Ready func(ctx context.Context) error
 

@@ -18,15 +18,19 @@ import (
 )
 
 const (
-	// ioBufferSize is the size of each connection's buffered reader and writer.
+	// ioBufferSize is the size of each connection's buffered reader.
 	ioBufferSize = 64 << 10
-	// outQueue bounds the frames waiting for the writer. Every request holds at most one frame at a
-	// time, so a connection's replies in memory are bounded by MaxInFlight frames whatever the queue.
-	outQueue = 64
+	// maxPending bounds the bytes of frames queued behind the one write in progress: a sender waits
+	// while more are queued (a client that does not read pushes back on the requests answering it).
+	// One frame is always accepted, whatever its size.
+	maxPending = 64 << 10
 )
 
-// conn is one client connection: a reader goroutine (serve), a writer goroutine (writeLoop) and one
-// goroutine per request in flight (run).
+// conn is one client connection: a reader goroutine (serve), and one goroutine per request in flight
+// (run). There is no writer goroutine: a goroutine with a frame to send queues it, and writes the
+// queue itself (one writev for all the frames queued) unless another one is writing already, which
+// then writes it next. Replies sent while a write is in progress are so coalesced into the next
+// write, and a lone reply costs no hand-off to another goroutine.
 type conn struct {
 	s      *Server
 	nc     net.Conn
@@ -37,10 +41,16 @@ type conn struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 
-	out        chan []byte   // frame bodies for the writer
-	drain      chan struct{} // closed by closeWith: write what is queued, then close
-	dead       chan struct{} // closed when the writer has stopped: sends are dropped
-	writerDone chan struct{}
+	wmu        sync.Mutex
+	wcond      sync.Cond     // on wmu: a write ended or the socket closed
+	queue      net.Buffers   // frame prefixes and bodies to write, in order
+	prefixes   []byte        // backing array of the prefixes in queue
+	spare      net.Buffers   // the last written queue, for reuse
+	queued     int           // bytes in queue
+	writing    bool          // a goroutine is writing (and writes what is queued next)
+	closing    bool          // closeWith: close the socket once the queue is written
+	dead       bool          // the socket is closed: sends are dropped
+	writerDone chan struct{} // closed when the socket is closed
 	closeOnce  sync.Once
 
 	helloDone bool // touched only by the reader goroutine
@@ -61,19 +71,16 @@ func newConn(s *Server, nc net.Conn, n uint64) *conn {
 		s:          s,
 		nc:         nc,
 		logger:     s.logger.With("conn", n),
-		out:        make(chan []byte, outQueue),
-		drain:      make(chan struct{}),
-		dead:       make(chan struct{}),
 		writerDone: make(chan struct{}),
 		inflight:   map[uint64]*inflight{},
 	}
+	c.wcond.L = &c.wmu
 	c.ctx, c.cancel = context.WithCancelCause(s.hard)
 	return c
 }
 
 // serve runs the connection until the client goes away or the server closes it.
 func (c *conn) serve() {
-	go c.writeLoop()
 	defer func() {
 		c.cancel(errConnClosed)
 		c.closeWith(nil)
@@ -114,53 +121,6 @@ func (c *conn) readLoop() {
 	}
 }
 
-// writeLoop writes the queued frames, flushing whenever the queue is empty, until closeWith asks it
-// to drain or a write fails. It closes the socket when it stops.
-func (c *conn) writeLoop() {
-	defer close(c.writerDone)
-	defer func() {
-		close(c.dead)
-		_ = c.nc.Close()
-	}()
-	bw := bufio.NewWriterSize(c.nc, ioBufferSize)
-	var prefix [protocol.FrameHeaderSize]byte
-	write := func(body []byte) error {
-		binary.BigEndian.PutUint32(prefix[:], uint32(len(body)))
-		if _, err := bw.Write(prefix[:]); err != nil {
-			return err
-		}
-		_, err := bw.Write(body)
-		return err
-	}
-	for {
-		select {
-		case body := <-c.out:
-			if err := write(body); err != nil {
-				c.logger.Debug("write failed", "error", err)
-				return
-			}
-			if len(c.out) == 0 {
-				if err := bw.Flush(); err != nil {
-					c.logger.Debug("write failed", "error", err)
-					return
-				}
-			}
-		case <-c.drain:
-			for {
-				select {
-				case body := <-c.out:
-					if err := write(body); err != nil {
-						return
-					}
-				default:
-					_ = bw.Flush()
-					return
-				}
-			}
-		}
-	}
-}
-
 // send queues a reply; it returns false when the connection is gone (the reply is dropped).
 func (c *conn) send(rep protocol.Reply) bool {
 	body, err := protocol.EncodeReply(rep)
@@ -174,24 +134,82 @@ func (c *conn) send(rep protocol.Reply) bool {
 	return c.sendBody(body)
 }
 
+// sendBody queues a frame body and writes the queue unless another goroutine is writing it; it
+// returns false when the connection is gone (the frame is dropped).
 func (c *conn) sendBody(body []byte) bool {
-	select {
-	case c.out <- body:
-		return true
-	case <-c.dead:
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	for !c.dead && c.writing && c.queued >= maxPending {
+		c.wcond.Wait()
+	}
+	if c.dead {
 		return false
+	}
+	if len(c.prefixes)+protocol.FrameHeaderSize > cap(c.prefixes) {
+		c.prefixes = make([]byte, 0, 64*protocol.FrameHeaderSize)
+	}
+	n := len(c.prefixes)
+	c.prefixes = binary.BigEndian.AppendUint32(c.prefixes, uint32(len(body)))
+	c.queue = append(c.queue, c.prefixes[n:n+protocol.FrameHeaderSize:n+protocol.FrameHeaderSize], body)
+	c.queued += protocol.FrameHeaderSize + len(body)
+	if !c.writing {
+		c.writeQueue()
+	}
+	return true
+}
+
+// writeQueue writes the queue until it is empty, with wmu held but released during each write; frames
+// queued meanwhile go out in the next write. It closes the socket when a write fails or when
+// closeWith asked for it.
+func (c *conn) writeQueue() {
+	c.writing = true
+	for len(c.queue) > 0 && !c.dead {
+		q := c.queue
+		c.queue, c.spare, c.queued = c.spare[:0], nil, 0
+		c.wmu.Unlock()
+		w := q
+		_, err := w.WriteTo(c.nc)
+		c.wmu.Lock()
+		clear(q) // no body kept alive by the spare
+		c.spare = q[:0]
+		c.wcond.Broadcast()
+		if err != nil {
+			c.logger.Debug("write failed", "error", err)
+			c.closeSocket()
+		}
+	}
+	c.writing = false
+	if c.closing {
+		c.closeSocket()
 	}
 }
 
-// closeWith sends last (when not nil) after what is queued, then makes the writer drain its queue and
-// close the connection. Only the first call counts.
+// closeSocket closes the socket once; sends are dropped from then on. Called with wmu held.
+func (c *conn) closeSocket() {
+	if c.dead {
+		return
+	}
+	c.dead = true
+	c.queue, c.spare, c.queued = nil, nil, 0
+	_ = c.nc.Close()
+	close(c.writerDone)
+	c.wcond.Broadcast()
+}
+
+// closeWith sends last (when not nil) after what is queued, then closes the connection once the
+// queue is written. Only the first call counts.
 func (c *conn) closeWith(last *protocol.Error) {
 	c.closeOnce.Do(func() {
 		if last != nil {
 			_ = c.nc.SetWriteDeadline(time.Now().Add(closeWriteTimeout))
 			c.send(last)
 		}
-		close(c.drain)
+		c.wmu.Lock()
+		c.closing = true
+		if !c.writing {
+			c.closeSocket()
+		}
+		c.wmu.Unlock()
 	})
 }
 

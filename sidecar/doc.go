@@ -5,11 +5,14 @@
 //
 // # Connections
 //
-// Each accepted connection gets one reader goroutine, one writer goroutine and one goroutine per
-// request in flight. The reader decodes frames and dispatches them without waiting for any backend,
-// so requests on one connection run concurrently and their replies go out in the order they finish.
-// The writer owns the socket's write side: every reply goes through its bounded queue, so frames never
-// interleave, and a reply waits (holding only its own frame) when the client is slow to read.
+// Each accepted connection gets one reader goroutine, and each request in flight a goroutine of its
+// own. The reader decodes frames and dispatches them without waiting for any backend, so requests on
+// one connection run concurrently and their replies go out in the order they finish. There is no
+// writer goroutine: a goroutine with a frame to send queues it and writes the queue itself (one writev)
+// unless a write is in progress, whose goroutine then writes it next; so frames never interleave,
+// replies finishing during a write are coalesced into the next one, and a lone reply costs no
+// hand-off. Senders wait while 64 KiB are queued behind a write: a client slow to read pushes back on
+// the requests answering it, and the sidecar's memory for it stays bounded.
 //
 // # Read streams and credit
 //

@@ -54,6 +54,7 @@ var sidecarFlagEnv = [][2]string{
 	{"allowed-topics", "KJOURNAL_ALLOWED_TOPICS"},
 	{"allowed-uids", "KJOURNAL_ALLOWED_UIDS"},
 	{"http-addr", "KJOURNAL_HTTP_ADDR"},
+	{"pprof", "KJOURNAL_PPROF"},
 	{"head-cache", "KJOURNAL_HEAD_CACHE"},
 	{"max-connections", "KJOURNAL_MAX_CONNECTIONS"},
 	{"max-in-flight", "KJOURNAL_MAX_IN_FLIGHT"},
@@ -79,6 +80,7 @@ type sidecarFlags struct {
 	allowedUIDs    string
 	httpAddr       string
 	headCache      bool
+	pprof          bool
 	maxConnections int
 	maxInFlight    int
 	maxFrameBytes  int
@@ -105,6 +107,7 @@ func sidecarFlagSet(stderr io.Writer) (*flag.FlagSet, *sidecarFlags) {
 	fs.StringVar(&f.allowedTopics, "allowed-topics", "", "comma-separated topics this sidecar serves; empty: any (env KJOURNAL_ALLOWED_TOPICS)")
 	fs.StringVar(&f.allowedUIDs, "allowed-uids", "", "comma-separated peer user ids allowed to connect (SO_PEERCRED); empty: any (env KJOURNAL_ALLOWED_UIDS)")
 	fs.StringVar(&f.httpAddr, "http-addr", sidecar.DefaultHTTPAddr, `address of /healthz, /readyz and /metrics; "-" for none (env KJOURNAL_HTTP_ADDR)`)
+	fs.BoolVar(&f.pprof, "pprof", false, "also serve Go's profiler under /debug/pprof/ on --http-addr (env KJOURNAL_PPROF)")
 	fs.BoolVar(&f.headCache, "head-cache", true, "share one Kafka consumer per topic among reads (env KJOURNAL_HEAD_CACHE)")
 	fs.IntVar(&f.maxConnections, "max-connections", sidecar.DefaultMaxConnections, "most client connections at once (env KJOURNAL_MAX_CONNECTIONS)")
 	fs.IntVar(&f.maxInFlight, "max-in-flight", sidecar.DefaultMaxInFlight, "most requests in flight per connection, read streams included (env KJOURNAL_MAX_IN_FLIGHT)")
@@ -254,6 +257,7 @@ func (f *sidecarFlags) config() (sidecar.Config, error) {
 		DefaultTimeout: f.requestTimeout,
 		ShutdownGrace:  f.shutdownGrace,
 		HTTPAddr:       f.httpAddr,
+		Pprof:          f.pprof,
 	}
 	for _, s := range splitList(f.allowedUIDs) {
 		uid, err := strconv.ParseUint(s, 10, 32)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -67,6 +68,8 @@ type envConfig struct {
 	reps     int
 	kjournal string
 	python   string
+	// nodeDriver is P2's Node driver script; "" for the one in clients/node/bench.
+	nodeDriver string
 	// stackSidecar makes P1, P2 and P5 go through the stack's sidecar ($KJOURNAL_SOCKET) instead of
 	// one the bench starts with the default flags from the kjournal binary.
 	stackSidecar bool
@@ -87,6 +90,9 @@ type env struct {
 	kjournal       string
 	python         string
 	pyScript       string
+	pyPipelined    string // the Python driver of P2's pipelined load
+	node           string // node, "" when it or the built Node client is missing
+	nodePipelined  string // the Node driver of P2's pipelined load
 	java           string
 	topic          string   // the default topic of the sidecars we start
 	replicatorArgs []string // more flags for our replicators
@@ -120,6 +126,17 @@ func newEnv(ctx context.Context, logger *log.Logger, cfg envConfig) (*env, error
 	e.root = root
 	e.runDir = envOr("KJ_RUN", filepath.Join(root, ".run"))
 	e.pyScript = filepath.Join(root, "clients/python/bench/append_latency.py")
+	e.pyPipelined = filepath.Join(root, "clients/python/bench/append_pipelined.py")
+	e.nodePipelined = cfg.nodeDriver
+	if e.nodePipelined == "" {
+		e.nodePipelined = filepath.Join(root, "clients/node/bench/append_pipelined.mjs")
+	}
+	if node, err := exec.LookPath("node"); err == nil {
+		// The driver imports the built client next to it: ../dist.
+		if _, err := os.Stat(filepath.Join(filepath.Dir(e.nodePipelined), "../dist/index.js")); err == nil {
+			e.node = node
+		}
+	}
 	e.runID = randomHex(4)
 
 	e.brokers = splitList(os.Getenv("KAFKA_BROKERS"))
@@ -202,6 +219,19 @@ func (e *env) sidecarSocket(ctx context.Context) (string, error) {
 		e.ownSidecar = p
 	}
 	return e.ownSidecar.socket, nil
+}
+
+// sidecarPID is the process id of the sidecar sidecarSocket returned: ours, or the stack's from its
+// pid file.
+func (e *env) sidecarPID() (int, error) {
+	if e.socket == "" {
+		return e.ownSidecar.pid(), nil
+	}
+	b, err := os.ReadFile(filepath.Join(e.runDir, "sidecar", "pid"))
+	if err != nil {
+		return 0, fmt.Errorf("the stack's sidecar: %w", err)
+	}
+	return strconv.Atoi(strings.TrimSpace(string(b)))
 }
 
 // name returns a fresh topic or journal id of this run.

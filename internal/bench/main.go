@@ -54,6 +54,7 @@ func run(ctx context.Context, args []string) int {
 		p4Dur     = fs.Duration("p4-duration", 0, "P4: duration of a repetition (default 30s)")
 		replArgs  = fs.String("replicator-args", "", "more flags for the replicators the bench starts (space-separated), e.g. '--key-parallelism 64'")
 		sideArgs  = fs.String("sidecar-args", "", "more flags for the sidecars the bench starts (space-separated)")
+		nodeDrv   = fs.String("node-driver", envOr("BENCH_NODE_DRIVER", ""), "P2's Node driver (default clients/node/bench/append_pipelined.mjs, which imports the client built in clients/node/dist)")
 		stackSide = fs.Bool("stack-sidecar", false, "P1, P2, P5 through the stack's sidecar ($KJOURNAL_SOCKET) instead of one started from -kjournal")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -61,7 +62,7 @@ func run(ctx context.Context, args []string) int {
 	}
 	logger := log.New(os.Stderr, "[bench] ", log.Ltime)
 	e, err := newEnv(ctx, logger, envConfig{
-		size: *size, reps: *reps, kjournal: *kjBin, python: *python, stackSidecar: *stackSide,
+		size: *size, reps: *reps, kjournal: *kjBin, python: *python, nodeDriver: *nodeDrv, stackSidecar: *stackSide,
 	})
 	if err != nil {
 		logger.Printf("error: %v", err)

@@ -93,6 +93,7 @@ var summaryKeys = []string{
 	"sidecar_rss_idle_1000_conns_mib", "sidecar_rss_stalled_reader_mib",
 	"replicator_capacity_ratio", "replicator_records_per_s", "replication_lag_p99_ms_half_capacity",
 	"recovery_vs_cassandra_ratio", "recovery_speedup_vs_consumer_per_read",
+	"sidecar_cpu_us_per_append", "throughput_ratio_pipelined_python", "throughput_ratio_pipelined_node",
 }
 
 // write prints the table to w and writes the summary JSON to out, the details next to it

@@ -82,6 +82,7 @@ export class Connection {
   readonly opts: ResolvedOptions;
   info: ServerInfo | undefined;
   private readonly socket: Socket;
+  private outbox: Buffer[] = []; // frames to write at the end of this turn (write)
   private readonly reader = new FrameReader();
   private readonly handlers = new Map<number, Handler>();
   private nextId = 1;
@@ -246,13 +247,30 @@ export class Connection {
       throw new ConnectionError(this.ended.message, this.ended.cause);
     }
     this.handlers.set(p.id, handler);
-    this.socket.write(p.bytes);
+    this.write(p.bytes);
   }
 
   /** Sends `credit` or `cancel` for an open stream: no slot, no reply. */
   sendControl(id: number, wire: WireRequest): void {
     if (this.ended) return;
-    this.socket.write(encodeFrame(id, wire));
+    this.write(encodeFrame(id, wire));
+  }
+
+  /**
+   * Queues a frame; the frames queued by one turn of the event loop (say, the appends its replies
+   * resumed) go out in one `socket.write` once its microtasks ran, not one write (a syscall) each.
+   */
+  private write(frame: Buffer): void {
+    this.outbox.push(frame);
+    if (this.outbox.length === 1) queueMicrotask(() => this.flush());
+  }
+
+  private flush(): void {
+    const frames = this.outbox;
+    if (frames.length === 0) return;
+    this.outbox = [];
+    if (this.socket.destroyed) return;
+    this.socket.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
   }
 
   /**
@@ -278,38 +296,42 @@ export class Connection {
       };
       const timer = setTimeout(() => settle(() => reject(localTimeout(what, local))), local);
       timer.unref();
-      this.acquire(local, what).then(
-        () => {
-          if (settled) {
-            this.release();
-            return;
-          }
-          try {
-            this.send(prepared, {
-              onFrame: (b) => {
-                settle(() => {
-                  try {
-                    const err = replyError(b);
-                    if (err) reject(err);
-                    else resolve(decode(b));
-                  } catch (e) {
-                    reject(e);
-                  }
-                });
-                return true;
-              },
-              onBadFrame: (err) => {
-                settle(() => reject(err));
-                return true;
-              },
-              onClose: (err) => settle(() => reject(err)),
-            });
-          } catch (err) {
-            settle(() => reject(err));
-          }
-        },
-        (err: unknown) => settle(() => reject(err)),
-      );
+      const go = () => {
+        if (settled) {
+          this.release();
+          return;
+        }
+        try {
+          this.send(prepared, {
+            onFrame: (b) => {
+              settle(() => {
+                try {
+                  const err = replyError(b);
+                  if (err) reject(err);
+                  else resolve(decode(b));
+                } catch (e) {
+                  reject(e);
+                }
+              });
+              return true;
+            },
+            onBadFrame: (err) => {
+              settle(() => reject(err));
+              return true;
+            },
+            onClose: (err) => settle(() => reject(err)),
+          });
+        } catch (err) {
+          settle(() => reject(err));
+        }
+      };
+      // A free slot is taken at once, without a promise turn in between.
+      if (!this.ended && this.inFlight < this.maxInFlight && this.waiters.length === 0) {
+        this.inFlight++;
+        go();
+        return;
+      }
+      this.acquire(local, what).then(go, (err: unknown) => settle(() => reject(err)));
     });
   }
 
@@ -413,6 +435,7 @@ export class Connection {
       const waiters = this.waiters.splice(0);
       for (const h of handlers) h.onClose(this.ended);
       for (const w of waiters) w.fail(this.ended);
+      this.flush(); // cancels of streams left early go out before the end
       this.socket.end();
       setTimeout(() => this.socket.destroy(), 1000).unref();
     }

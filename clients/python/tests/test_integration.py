@@ -159,10 +159,12 @@ def test_early_exit_cancels_the_read(client: Client, journal_id: str) -> None:
         if len(got) == 5:
             break
     assert got == [1, 2, 3, 4, 5]
-    # The stream is cancelled: its slot frees once the sidecar's CANCELLED arrives.
+    # The stream is cancelled: its slot frees once the sidecar's CANCELLED is read, which the
+    # next call's thread does (there is no reader thread).
     conn = client._conn
     assert conn is not None
     for _ in range(100):
+        client.ping()
         if conn._session.in_flight == 0:
             break
         threading.Event().wait(0.05)
@@ -250,3 +252,31 @@ def test_tiny_deadline(client: Client, journal_id: str) -> None:
     except (kjournal.JournalTimeoutError, kjournal.MarkerTimeoutError) as e:
         assert e.retryable
     assert j.pointer() == 1
+
+
+def test_threads_share_a_client_with_appends_and_streams(socket_path: str, journal_id: str) -> None:
+    """Several threads on one Client, each appending and reading a stream with a small credit
+    window: whichever thread reads the socket hands every other thread its replies and events."""
+    errors: list[BaseException] = []
+    with Client(socket_path, read_window=3) as c:
+
+        def work(t: int) -> None:
+            try:
+                j = c.journal(f"{journal_id}-{t}")
+                for seq in range(1, 41, 4):
+                    j.append([Event(s, {"t": t, "s": s}) for s in range(seq, seq + 4)])
+                for _ in range(3):
+                    stream = j.read()
+                    assert [r.payload for r in stream] == [{"t": t, "s": s} for s in range(1, 41)]
+                    assert stream.highest_seq_nr == 40
+                assert j.pointer() == 40
+            except BaseException as e:
+                errors.append(e)
+
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(6)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(60)
+        assert not errors, errors
+        assert not any(th.is_alive() for th in threads)

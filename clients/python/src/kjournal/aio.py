@@ -35,12 +35,31 @@ def _copy(err: JournalError) -> JournalError:
     return type(err)(err.message, code=err.code, retryable=err.retryable)
 
 
+_EXPIRED = object()  # what a waiter's future gets when its deadline passes
+
+
 class _Waiter:
-    __slots__ = ("discard", "queue")
+    """The values for one request, handed to its coroutine through a bare future (an
+    asyncio.Queue and wait_for cost a task and several futures per reply)."""
+
+    __slots__ = ("discard", "future", "items")
 
     def __init__(self) -> None:
-        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+        self.items: deque[Any] = deque()
+        self.future: asyncio.Future[Any] | None = None  # set while the coroutine waits
         self.discard = False
+
+    def put(self, value: Any) -> None:
+        fut, self.future = self.future, None
+        if fut is not None and not fut.done():
+            fut.set_result(value)
+        else:
+            self.items.append(value)
+
+
+def _expire(fut: asyncio.Future[Any]) -> None:
+    if not fut.done():
+        fut.set_result(_EXPIRED)
 
 
 class _AsyncConnection(asyncio.Protocol):
@@ -52,6 +71,7 @@ class _AsyncConnection(asyncio.Protocol):
         self._waiters: dict[int, _Waiter] = {}
         self._transport: asyncio.Transport | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._outbox: list[bytes] = []  # frames to write at the next turn of the loop
         self._closed = False
         self._close_error: JournalError | None = None
         self._writable = asyncio.Event()
@@ -148,7 +168,7 @@ class _AsyncConnection(asyncio.Protocol):
                 del self._waiters[item.id]
                 self._slot_freed.set()
             if not waiter.discard:
-                waiter.queue.put_nowait(item.value)
+                waiter.put(item.value)
 
     def eof_received(self) -> bool | None:
         try:
@@ -201,10 +221,20 @@ class _AsyncConnection(asyncio.Protocol):
         return id, waiter
 
     def _write(self, frame: bytes) -> None:
+        """Queue a frame; the frames queued in one turn of the event loop (say, by the coroutines
+        its replies resumed) go out in one write at the next turn, not one send() each."""
         if self._transport is None or self._transport.is_closing():
             self.close(JournalConnectionError("connection to the sidecar lost"))
             raise self._closed_error()
-        self._transport.write(frame)
+        self._outbox.append(frame)
+        if len(self._outbox) == 1:
+            assert self._loop is not None
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        frames, self._outbox = self._outbox, []
+        if frames and self._transport is not None and not self._transport.is_closing():
+            self._transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
 
     def control(self, body: dict[str, Any], *, deferred: bool = False) -> None:
         """Send a credit or cancel if its stream is still open; never raises for a dead connection.
@@ -230,16 +260,25 @@ class _AsyncConnection(asyncio.Protocol):
 
     async def wait(self, waiter: _Waiter, timeout: float) -> Any:
         """The next value for ``waiter``: a parsed reply, or a JournalError (returned, not raised)."""
+        if waiter.items:
+            return waiter.items.popleft()
+        loop = asyncio.get_running_loop()
+        fut = waiter.future = loop.create_future()
+        timer = loop.call_later(timeout, _expire, fut)
         try:
-            return await asyncio.wait_for(waiter.queue.get(), timeout)
-        except asyncio.TimeoutError:
+            value = await fut
+        except asyncio.CancelledError:
+            waiter.discard = True
+            raise
+        finally:
+            timer.cancel()
+            waiter.future = None
+        if value is _EXPIRED:
             waiter.discard = True
             return JournalTimeoutError(
                 f"no reply from the sidecar within {timeout:.1f}s", retryable=True
             )
-        except asyncio.CancelledError:
-            waiter.discard = True
-            raise
+        return value
 
     async def call(self, body: dict[str, Any], timeout: float, *, wait_for_slot: bool = True) -> Any:
         """Send a request and wait for its single reply; raise its error."""
@@ -260,11 +299,12 @@ class _AsyncConnection(asyncio.Protocol):
         self._close_error = err or JournalConnectionError("client closed")
         waiters, self._waiters = self._waiters, {}
         for w in waiters.values():
-            w.queue.put_nowait(_copy(self._close_error))
+            w.put(_copy(self._close_error))
         self._slot_freed.set()
         self._writable.set()
         if self._transport is not None:
             try:
+                self._flush()  # cancels of streams left early go out before the end
                 self._transport.close()
             except RuntimeError:  # its event loop is closed: end the stream by hand
                 sock = self._transport.get_extra_info("socket")

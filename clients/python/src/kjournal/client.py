@@ -1,8 +1,9 @@
 """The blocking client: :class:`Client`, :class:`Journal`, :class:`ReadStream`.
 
 One :class:`Client` holds one connection to the sidecar and is safe to share between threads:
-requests from any number of threads are multiplexed on it, and a background thread reads the
-replies and hands each to the thread waiting for it. When the connection is lost, every request in
+requests from any number of threads are multiplexed on it. There is no background thread: a thread
+waiting for a reply reads the socket while no other thread does and hands each reply it reads to the
+thread waiting for it (a lone thread reads its own replies, without a thread wake-up per reply). When the connection is lost, every request in
 flight fails with :class:`~kjournal.errors.JournalConnectionError` and the next call reconnects.
 """
 
@@ -10,9 +11,10 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
+import select
 import socket
 import threading
+import time
 import weakref
 from collections import deque
 from collections.abc import Generator, Iterable, Iterator, Mapping
@@ -31,6 +33,8 @@ __all__ = ["Client", "Journal", "ReadStream"]
 log = logging.getLogger("kjournal")
 
 _RECV_SIZE = 256 * 1024
+# A connection idle this long (seconds) is checked for a close by the sidecar before it is reused.
+_IDLE_CHECK_AFTER = 0.05
 
 
 def _copy(err: JournalError) -> JournalError:
@@ -39,27 +43,38 @@ def _copy(err: JournalError) -> JournalError:
 
 
 class _Waiter:
-    __slots__ = ("discard", "queue")
+    __slots__ = ("cond", "discard", "items")
 
-    def __init__(self) -> None:
-        self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    def __init__(self, lock: threading.RLock) -> None:
+        self.items: deque[Any] = deque()  # parsed replies and errors, in arrival order
+        self.cond = threading.Condition(lock)  # notified when items grow or the reader role is free
         self.discard = False  # abandoned (timed out, cancelled stream): drop what arrives
 
 
 class _Connection:
-    """One socket, its protocol session, and the thread that reads it."""
+    """One socket and its protocol session, read by the threads waiting for replies.
+
+    There is no reader thread: a thread waiting for a reply reads the socket itself while no other
+    thread does (it holds "the reader role"), handing what it reads for other requests to their
+    waiters, and gives the role up as soon as its own reply is there. A lone caller thus reads its
+    own reply, with no thread wake-up in between; when several threads share the connection, the
+    others sleep until the reader hands them a reply or the role.
+    """
 
     def __init__(self, path: str, connect_timeout: float) -> None:
         self.path = path
         self._session = Session()
-        # Guards _session, _waiters, _closed, _outbox. Reentrant because a ReadStream dropped in
-        # a reference cycle is finalized by the garbage collector in whatever thread it runs,
-        # possibly one holding this lock, and its cleanup sends a cancel.
+        # Guards _session, _waiters, _closed, _outbox, _reading. Reentrant because a ReadStream
+        # dropped in a reference cycle is finalized by the garbage collector in whatever thread it
+        # runs, possibly one holding this lock, and its cleanup sends a cancel.
         self._lock = threading.RLock()
         self._slot_free = threading.Condition(self._lock)
         self._wlock = threading.Lock()  # one frame at a time on the socket
         self._outbox: deque[bytes] = deque()  # credit and cancel frames waiting for _wlock
         self._waiters: dict[int, _Waiter] = {}
+        self._blocked: dict[_Waiter, None] = {}  # waiters asleep in wait(), oldest first
+        self._reading = False  # a thread holds the reader role
+        self._last_read = 0.0  # time.monotonic() of the last read from the socket
         self._closed = False
         self._close_error: JournalError | None = None
         self.server_info: ServerInfo | None = None
@@ -72,10 +87,8 @@ class _Connection:
             sock.close()
             raise JournalConnectionError(f"cannot connect to the kjournal sidecar at {path}: {e}") from e
         self._sock = sock
-        self._reader = threading.Thread(
-            target=self._read_loop, name=f"kjournal-reader {path}", daemon=True
-        )
-        self._reader.start()
+        self._poll = select.poll()
+        self._poll.register(sock, select.POLLIN)
         try:
             info = self.call(protocol.hello_request(0), connect_timeout, wait_for_slot=False)
         except BaseException:
@@ -108,7 +121,7 @@ class _Connection:
             if self._closed:
                 raise self._closed_error()
             id, frame = self._session.register(body)
-            waiter = _Waiter()
+            waiter = _Waiter(self._lock)
             self._waiters[id] = waiter
         self._send(frame)
         return id, waiter
@@ -148,10 +161,15 @@ class _Connection:
             self._wlock.release()
 
     def _lost_while_sending(self, e: OSError) -> None:
-        # The reader usually knows better why (an error frame such as TOO_MANY_CONNECTIONS or
-        # SHUTTING_DOWN just before the close): give it a moment to close the connection first.
-        if threading.current_thread() is not self._reader:
-            self._reader.join(timeout=1.0)
+        # What is left to read usually says better why (an error frame such as
+        # TOO_MANY_CONNECTIONS or SHUTTING_DOWN just before the close): read it first, or give the
+        # thread reading it a moment to close the connection with it.
+        if self._take_reader_role(1.0):
+            try:
+                while self._read_once(0):
+                    pass
+            finally:
+                self._release_reader_role()
         self.close(JournalConnectionError(f"connection to the sidecar lost while sending: {e}"))
 
     def control(self, body: dict[str, Any]) -> None:
@@ -166,15 +184,121 @@ class _Connection:
                     waiter.discard = True
         self._flush()
 
+    # -- receiving ------------------------------------------------------------------------
+
     def wait(self, waiter: _Waiter, timeout: float) -> Any:
-        """The next value for ``waiter``: a parsed reply, or a JournalError (returned, not raised)."""
+        """The next value for ``waiter``: a parsed reply, or a JournalError (returned, not raised).
+
+        Reads the socket itself while no other thread does.
+        """
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while not waiter.items:
+                remaining = deadline - time.monotonic()
+                if self._closed or remaining <= 0:
+                    self._pass_role_on()
+                    return self._no_value(waiter, timeout)
+                if not self._reading:
+                    self._reading = True
+                    break
+                self._blocked[waiter] = None
+                try:
+                    waiter.cond.wait(remaining)
+                finally:
+                    del self._blocked[waiter]
+            else:
+                self._pass_role_on()
+                return waiter.items.popleft()
         try:
-            return waiter.queue.get(timeout=timeout)
-        except queue.Empty:
-            waiter.discard = True
-            return JournalTimeoutError(
-                f"no reply from the sidecar within {timeout:.1f}s", retryable=True
-            )
+            while True:
+                with self._lock:
+                    if waiter.items:
+                        return waiter.items.popleft()
+                    remaining = deadline - time.monotonic()
+                    if self._closed or remaining <= 0:
+                        return self._no_value(waiter, timeout)
+                self._read_once(remaining)
+        finally:
+            self._release_reader_role()
+
+    def _no_value(self, waiter: _Waiter, timeout: float) -> JournalError:
+        # Called with the lock held, when waiter has nothing and gets nothing more.
+        if self._closed:
+            return self._closed_error()
+        waiter.discard = True
+        return JournalTimeoutError(f"no reply from the sidecar within {timeout:.1f}s", retryable=True)
+
+    def _take_reader_role(self, timeout: float) -> bool:
+        """Take the reader role, waiting up to ``timeout`` for the connection to close while another
+        thread holds it; False when the connection is closed."""
+        with self._lock:
+            if not self._reading and not self._closed:
+                self._reading = True
+                return True
+            self._slot_free.wait_for(lambda: self._closed, timeout)
+            return False
+
+    def _release_reader_role(self) -> None:
+        with self._lock:
+            self._reading = False
+            if self._closed:
+                self._sock.close()  # close() left it to the reader
+            self._pass_role_on()
+
+    def _pass_role_on(self) -> None:
+        """Wake the longest-waiting thread to take the reader role if it is free. Called with the
+        lock held when the role is released, and by a woken thread leaving without the role (it
+        may have been the one woken for it)."""
+        if not self._reading:
+            for w in self._blocked:
+                w.cond.notify()
+                break
+
+    def _read_once(self, timeout: float) -> bool:
+        """Read what arrives within ``timeout`` seconds (held the reader role) and hand it out;
+        close the connection on EOF or a fatal error. False when nothing was readable."""
+        try:
+            if not self._poll.poll(max(timeout, 0.0) * 1000):
+                return False
+            data = self._sock.recv(_RECV_SIZE)
+        except OSError as e:
+            self.close(JournalConnectionError(f"connection to the sidecar lost: {e}"))
+            return False
+        self._last_read = time.monotonic()
+        err: JournalError | None
+        if not data:
+            try:
+                self._session.decoder.check_eof()
+                err = JournalConnectionError("the sidecar closed the connection")
+            except protocol.FrameError as e:
+                err = e
+            self.close(err)
+            return False
+        with self._lock:
+            try:
+                err = self._dispatch(self._session.receive(data))
+            except protocol.FrameError as e:
+                err = e
+        if err is not None:
+            self.close(err)
+            return False
+        return True
+
+    def check_idle(self) -> None:
+        """With nothing in flight for a while, read what the sidecar sent meanwhile: a connection it
+        closed (a restart) is then closed here before the next request is sent on it. Calls in quick
+        succession skip the check (a syscall each)."""
+        if time.monotonic() - self._last_read < _IDLE_CHECK_AFTER:
+            return
+        with self._lock:
+            if self._closed or self._reading or self._waiters:
+                return
+            self._reading = True
+        try:
+            while self._read_once(0) and not self._closed:
+                pass
+        finally:
+            self._release_reader_role()
 
     def call(self, body: dict[str, Any], timeout: float, *, wait_for_slot: bool = True) -> Any:
         """Send a request and wait for its single reply; raise its error."""
@@ -183,35 +307,6 @@ class _Connection:
         if isinstance(value, JournalError):
             raise value
         return value
-
-    # -- receiving ------------------------------------------------------------------------
-
-    def _read_loop(self) -> None:
-        err: JournalError
-        while True:
-            try:
-                data = self._sock.recv(_RECV_SIZE)
-            except OSError as e:
-                err = JournalConnectionError(f"connection to the sidecar lost: {e}")
-                break
-            if not data:
-                try:
-                    self._session.decoder.check_eof()
-                    err = JournalConnectionError("the sidecar closed the connection")
-                except protocol.FrameError as e:
-                    err = e
-                break
-            with self._lock:
-                try:
-                    items = self._session.receive(data)
-                except protocol.FrameError as e:
-                    err = e
-                    break
-                fatal = self._dispatch(items)
-            if fatal is not None:
-                err = fatal
-                break
-        self.close(err)
 
     def _dispatch(self, items: list[protocol.Reply | ConnectionNotice]) -> JournalError | None:
         # Called with the lock held.
@@ -228,7 +323,8 @@ class _Connection:
                 del self._waiters[item.id]
                 self._slot_free.notify()
             if not waiter.discard:
-                waiter.queue.put(item.value)
+                waiter.items.append(item.value)
+                waiter.cond.notify()
         return None
 
     def _closed_error(self) -> JournalError:
@@ -244,15 +340,19 @@ class _Connection:
             self._close_error = err or JournalConnectionError("client closed")
             waiters, self._waiters = self._waiters, {}
             for w in waiters.values():
-                w.queue.put(_copy(self._close_error))
+                w.items.append(_copy(self._close_error))
+                w.cond.notify()
+            for w in self._blocked:
+                w.cond.notify()
             self._slot_free.notify_all()
-        try:
-            self._sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self._sock.close()
-        if threading.current_thread() is not self._reader:
-            self._reader.join(timeout=5)
+            try:
+                self._sock.shutdown(socket.SHUT_RDWR)  # wakes a thread polling the socket
+            except OSError:
+                pass
+            if not self._reading:
+                # Otherwise the reader closes it when it gives the role up: its poll must not
+                # meet a file descriptor number already reused.
+                self._sock.close()
 
 
 class Client:
@@ -346,9 +446,11 @@ class Client:
             if self._closed:
                 raise JournalConnectionError("client is closed")
             conn = self._conn
+            if conn is not None:
+                conn.check_idle()
             if conn is None or conn.closed:
                 conn = self._conn = _Connection(self.path, self._connect_timeout)
-                # A client dropped without close() must not leave its socket and thread behind.
+                # A client dropped without close() must not leave its socket behind.
                 weakref.finalize(self, conn.close, JournalConnectionError("client collected"))
             return conn
 
