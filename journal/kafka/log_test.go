@@ -36,6 +36,7 @@ func newTopic(tb testing.TB, brokers []string) string {
 		_ = admin.Close()
 		tb.Fatalf("create topic %s: %v", topic, err)
 	}
+	waitLeaders(tb, brokers, topic)
 	tb.Cleanup(func() {
 		if err := admin.DeleteTopic(topic); err != nil {
 			tb.Logf("delete topic %s: %v", topic, err)
@@ -43,6 +44,43 @@ func newTopic(tb testing.TB, brokers []string) string {
 		_ = admin.Close()
 	})
 	return topic
+}
+
+// waitLeaders returns once every partition of a just-created topic has a leader. CreateTopic
+// answers before the controller has elected them all; a consumer started meanwhile fails with
+// LEADER_NOT_AVAILABLE and restarts, which tests that count consumers would see as a second one.
+func waitLeaders(tb testing.TB, brokers []string, topic string) {
+	tb.Helper()
+	cfg := sarama.NewConfig()
+	cfg.Version = sarama.V4_0_0_0
+	client, err := sarama.NewClient(brokers, cfg)
+	if err != nil {
+		tb.Fatalf("client: %v", err)
+	}
+	defer client.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := client.RefreshMetadata(topic)
+		if err == nil {
+			var ps []int32
+			if ps, err = client.Partitions(topic); err == nil && len(ps) < testPartitions {
+				err = fmt.Errorf("%d of %d partitions in the metadata", len(ps), testPartitions)
+			}
+			for _, p := range ps {
+				if err != nil {
+					break
+				}
+				_, err = client.Leader(topic, p)
+			}
+		}
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("topic %s: partitions without a leader after 30 s: %v", topic, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // newLog returns a Log on brokers, closed when the test ends; cfg.Brokers is filled in.
