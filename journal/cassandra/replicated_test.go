@@ -654,3 +654,44 @@ func TestRead_LargeJournal(t *testing.T) {
 		t.Fatalf("count %d", count)
 	}
 }
+
+// TestReplicated_OverlappingAppends: an Append whose seqNrs overlap an earlier one (a client's retry
+// after a timeout) adds rows only for the seqNrs above those before it, in a later round or merged
+// into the same one, so the journal still reads, with the first event of each seqNr, as a read of
+// the Kafka records returns it. The original inserts a second row and every read fails.
+func TestReplicated_OverlappingAppends(t *testing.T) {
+	st := journalKeyspace(t)(t, 0)
+	other := func(e journal.EventRecord, offset int64) journal.EventRecord {
+		e.PartitionOffset.Offset = offset
+		e.Timestamp = ts.Add(time.Second) // a second row, were it inserted
+		e.Headers = journal.Headers{"retry": "yes"}
+		return e
+	}
+
+	t.Run("later round", func(t *testing.T) {
+		key := newKey()
+		es := eventsOf(1, 1, 2) // offsets 1,2: seqNrs 1,2
+		appendLast(t, st, key, es)
+		retry := []journal.EventRecord{other(es[1], 3), eventOf(3, 3)} // seqNr 2 again, then 3, at offset 3
+		if !mustAppend(t, st, key, po(3), 0, retry) {
+			t.Fatal("overlapping append: not changed")
+		}
+		assertEvents(t, mustRead(t, st, key, 1), append(es, retry[1]))
+		if n := countRows(t, st, key, 0); n != 3 {
+			t.Fatalf("%d rows, want 3", n)
+		}
+		assertPointer(t, st, key, 3, 3)
+	})
+	t.Run("same round", func(t *testing.T) {
+		key := newKey()
+		es := eventsOf(1, 1, 2)
+		merged := append(append([]journal.EventRecord{}, es...), other(es[0], 3), other(es[1], 3), eventOf(3, 3))
+		if !mustAppend(t, st, key, po(3), 0, merged) {
+			t.Fatal("append: not changed")
+		}
+		assertEvents(t, mustRead(t, st, key, 1), append(es, eventOf(3, 3)))
+		if n := countRows(t, st, key, 0); n != 3 {
+			t.Fatalf("%d rows, want 3", n)
+		}
+	})
+}

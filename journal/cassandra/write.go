@@ -143,14 +143,23 @@ func (st *Store) AppendKnown(ctx context.Context, key journal.Key, k *Known, par
 		}
 	}
 
-	toInsert := events
+	// Only events newer than the head's offset, and only seqNrs above every seqNr before them: an
+	// Append that overlaps an earlier one (a client's retry after a timeout, say) would otherwise
+	// add a second row for a seqNr (the clustering key holds the timestamp too), and every later
+	// read of the journal from Cassandra would fail on it. A read of the Kafka records keeps the
+	// first event of a seqNr (journal.Stream), so the rows are what that read returns. The original
+	// inserts both rows.
+	toInsert := make([]journal.EventRecord, 0, len(events))
+	var above journal.SeqNr // every seqNr at or below it has a row already
 	if found {
-		toInsert = make([]journal.EventRecord, 0, len(events))
-		for _, e := range events {
-			if e.Offset > head.PartitionOffset.Offset {
-				toInsert = append(toInsert, e)
-			}
+		above = head.SeqNr
+	}
+	for _, e := range events {
+		if found && e.Offset <= head.PartitionOffset.Offset || e.SeqNr <= above {
+			continue
 		}
+		toInsert = append(toInsert, e)
+		above = e.SeqNr
 	}
 	// Rows first, head last: a reader that sees the new head finds the rows it announces.
 	for start := 0; start < len(toInsert); {
