@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/kjournal/kjournal/internal/buildinfo"
 	"github.com/kjournal/kjournal/internal/image"
 )
 
@@ -185,5 +186,35 @@ func TestMake_Required(t *testing.T) {
 	o.Version = "not a tag"
 	if _, err := image.Make(context.Background(), o); err == nil {
 		t.Fatal("Make with an invalid tag succeeded")
+	}
+}
+
+// TestDockerfile: the Dockerfile (for people with Docker; it cannot be built here) states the same
+// image as Make: static -trimpath build with the version linked in, user, entrypoint, working
+// directory, socket directory, labels.
+func TestDockerfile(t *testing.T) {
+	raw, err := os.ReadFile("../../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := string(raw)
+	want := []string{
+		"FROM scratch\n",
+		"CGO_ENABLED=0", "-trimpath", "-buildvcs=false", "./cmd/kjournal",
+		buildinfo.VersionVar + "=${VERSION}", buildinfo.RevisionVar + "=${REVISION}",
+		"COPY --from=build /out/kjournal " + image.BinaryPath + "\n",
+		"chmod 0555 /out/kjournal",
+		"COPY --from=build --chown=" + image.User + " /out" + image.SocketDir + " " + image.SocketDir + "\n",
+		"USER " + image.User + "\n",
+		"WORKDIR " + image.WorkingDir + "\n",
+		`ENTRYPOINT ["` + image.BinaryPath + `"]` + "\n",
+	}
+	for k := range image.Labels(image.Options{}) {
+		want = append(want, k+"=")
+	}
+	for _, w := range want {
+		if !strings.Contains(df, w) {
+			t.Errorf("the Dockerfile lacks %q", w)
+		}
 	}
 }
