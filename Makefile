@@ -51,7 +51,6 @@ build:
 # A static kjournal on an empty base, non-root, no shell (internal/image). Load or push the tarball with
 # docker load / podman load / crane push / skopeo copy docker-archive: (README, "Container image").
 image:
-	@mkdir -p $(dir $(IMAGE_TAR))
 	$(GO) run ./cmd/kjournal-image -repository $(IMAGE_REPO) -version $(VERSION) -revision $(REVISION) \
 	  -source $(IMAGE_SOURCE) -licenses $(IMAGE_LICENSES) -created $(SOURCE_DATE_EPOCH) -out $(IMAGE_TAR)
 

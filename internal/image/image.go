@@ -83,6 +83,9 @@ func Make(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("image: %w", err)
 	}
+	if err := os.MkdirAll(filepath.Dir(o.Out), 0o755); err != nil {
+		return Result{}, err
+	}
 	tmp, err := os.MkdirTemp(filepath.Dir(o.Out), ".kjournal-image-")
 	if err != nil {
 		return Result{}, err
