@@ -7,6 +7,7 @@
 #   make fuzz    run every fuzz target for FUZZTIME each
 #   make lint    gofmt + go vet
 #   make bench   the performance scenarios P1-P6 (bench.mk)
+#   make image   the container image, without Docker: a docker-save tarball under .run/image/
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
@@ -18,13 +19,26 @@ GO        ?= go
 GOTEST_TIMEOUT ?= 20m
 FUZZTIME  ?= 30s
 export KJ_RUN := $(RUN)
+
+# The release: linked into the binary (`kjournal version`), the image's tag and labels. deploy/sidecar.yaml
+# names $(IMAGE_REPO):$(VERSION) (deploy/manifest_test.go checks it). The wire strings journal.Version and
+# sidecar.ServerName stay kjournal-0.1.0 / kjournal/0.1.0 until the protocol or record format changes.
+VERSION    ?= 0.1.0
+REVISION   ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+IMAGE_REPO ?= ghcr.io/kjournal/kjournal
+IMAGE_TAR  ?= $(RUN)/image/kjournal-$(VERSION).tar
+IMAGE_SOURCE   ?= https://github.com/kjournal/kjournal
+IMAGE_LICENSES ?= NOASSERTION
+# Every timestamp in the image: the commit's time, so one commit gives one image digest.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+LDFLAGS   := -X github.com/kjournal/kjournal/internal/buildinfo.version=$(VERSION) -X github.com/kjournal/kjournal/internal/buildinfo.revision=$(REVISION)
 # What `make up` and `make test` run: the servers, then kjournal's own services on top.
 export KJ_SERVICES ?= kafka cassandra replicator sidecar
 
-.PHONY: help deps build up down test test-all test-go test-python test-node node-build demo fuzz lint clean
+.PHONY: help deps build image up down test test-all test-go test-python test-node node-build demo fuzz lint clean
 
 help:
-	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,10p' Makefile | sed 's/^# \{0,1\}//'
 
 # Installs: Maven jars (cached under .run/cache), Go modules. Idempotent and cheap when done.
 deps:
@@ -32,7 +46,13 @@ deps:
 	@$(GO) mod download
 
 build:
-	$(GO) build -o $(RUN)/bin/kjournal ./cmd/kjournal
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(RUN)/bin/kjournal ./cmd/kjournal
+
+# A static kjournal on an empty base, non-root, no shell (internal/image). Load or push the tarball with
+# docker load / podman load / crane push / skopeo copy docker-archive: (README, "Container image").
+image:
+	$(GO) run ./cmd/kjournal-image -repository $(IMAGE_REPO) -version $(VERSION) -revision $(REVISION) \
+	  -source $(IMAGE_SOURCE) -licenses $(IMAGE_LICENSES) -created $(SOURCE_DATE_EPOCH) -out $(IMAGE_TAR)
 
 up: deps
 	@$(STACK) start $(KJ_SERVICES)

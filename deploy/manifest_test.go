@@ -19,6 +19,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
+
+	"github.com/kjournal/kjournal/internal/image"
 )
 
 // The sidecar's defaults (sidecar.DefaultHTTPAddr etc.), restated: this test reads the manifest as
@@ -386,5 +388,50 @@ func TestManifest_Strict(t *testing.T) {
 	var d appsv1.Deployment
 	if err := yaml.UnmarshalStrict([]byte(doc), &d); err == nil {
 		t.Fatal("UnmarshalStrict accepted an unknown field")
+	}
+}
+
+// makeVar is the default of a `NAME ?= value` line of the Makefile.
+func makeVar(t *testing.T, mk []byte, name string) string {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^` + name + `\s*\?=\s*(\S+)\s*$`).FindSubmatch(mk)
+	if m == nil {
+		t.Fatalf("the Makefile sets no %s", name)
+	}
+	return string(m[1])
+}
+
+// TestManifest_Image: every kjournal container runs the image `make image` builds, with its tag, as
+// its user.
+func TestManifest_Image(t *testing.T) {
+	mk, err := os.ReadFile("../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := makeVar(t, mk, "IMAGE_REPO") + ":" + makeVar(t, mk, "VERSION")
+	var uid, gid int64
+	if _, err := fmt.Sscanf(image.User, "%d:%d", &uid, &gid); err != nil {
+		t.Fatalf("image user %q: %v", image.User, err)
+	}
+	m := load(t)
+	var n int
+	for _, d := range m.deployments {
+		pod := d.Spec.Template.Spec
+		for _, c := range slices.Concat(pod.InitContainers, pod.Containers) {
+			if len(c.Args) == 0 || c.Args[0] != "sidecar" && c.Args[0] != "replicator" {
+				continue
+			}
+			n++
+			if c.Image != want {
+				t.Errorf("%s/%s: image %q, the Makefile builds %q", d.Name, c.Name, c.Image, want)
+			}
+			sc := c.SecurityContext
+			if sc == nil || sc.RunAsUser == nil || *sc.RunAsUser != uid || sc.RunAsGroup == nil || *sc.RunAsGroup != gid {
+				t.Errorf("%s/%s: runAsUser/runAsGroup are not the image's user %s", d.Name, c.Name, image.User)
+			}
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d kjournal containers, want the sidecar and the replicator", n)
 	}
 }

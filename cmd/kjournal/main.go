@@ -33,6 +33,9 @@ func dispatch(ctx context.Context, args []string) int {
 		usage()
 		return 2
 	}
+	if args[0] == "--version" || args[0] == "-version" {
+		args = []string{"version"}
+	}
 	c, ok := commands[args[0]]
 	if !ok {
 		fmt.Fprintf(os.Stderr, "kjournal: unknown command %q (see kjournal --help)\n", args[0])
