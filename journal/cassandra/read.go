@@ -169,7 +169,11 @@ const idsParallelism = 16
 // Unlike the original, the read does not stop at the first segment that ends early or is empty:
 // it goes through every segment up to the one of the head's seq_nr (and beyond it while rows
 // fill segments to their end, as the original does), so a seqNr gap at a segment boundary does
-// not truncate the journal.
+// not truncate the journal. After maxEmptySegments (64) empty segments in a row the read jumps to
+// the 64 segments that end with the head's: rows in segments beyond the walk and more than 64
+// segments below the head's are not read (a journal whose seqNrs jump by more than 64 × the
+// segment size, 640,000 with the default, and then again; Akka-style journals never do). The
+// original stops at the first such gap.
 //
 // A row whose meta_record_id differs from the head's record_id (left over from a purged
 // incarnation) is logged and kept, or dropped with Config.CorrelateEventsWithMeta. Two rows
@@ -227,6 +231,10 @@ func (st *Store) read(ctx context.Context, key journal.Key, head Head, from jour
 	r.run(ctx, from)
 }
 
+// maxEmptySegments bounds the consecutive empty segments a read queries before it jumps to the
+// head's segment: each is one query.
+const maxEmptySegments = 64
+
 // reader is one Read in progress.
 type reader struct {
 	st    *Store
@@ -251,19 +259,35 @@ func (r *reader) run(ctx context.Context, from journal.SeqNr) {
 				"key", r.key.String(), "events", r.orphans, "dropped", r.st.cfg.CorrelateEventsWithMeta)
 		}
 	}()
+	empty := 0 // consecutive segments without a row
 	for {
 		lastRow, ok := r.segment(ctx, segment, cursor)
 		if !ok {
 			return
 		}
 		if lastRow > 0 {
+			empty = 0
 			next, more := lastRow.Next()
 			if !more {
 				return
 			}
 			cursor = max(cursor, next)
+		} else {
+			empty++
 		}
 		switch {
+		case segment < last && empty >= maxEmptySegments:
+			// A gap wider than the walk: go on with the segments just below the head's, which
+			// hold its last rows (an append may span a segment boundary). Segments are partition
+			// keys, so the non-empty ones between cannot be found without querying each (up to
+			// ~10^15 of them with seqNrs near 2^63: a read used to spin until its deadline).
+			// Rows there are not read; see the doc of Read.
+			jump := max(segment+1, last-maxEmptySegments+1)
+			if jump > segment+1 {
+				r.st.log.Warn("read: seqNr gap wider than the segments walked, reading on below the head's segment",
+					"key", r.key.String(), "from_segment", segment, "to_segment", jump, "head_segment", last)
+			}
+			segment, empty = jump, 0
 		case segment < last:
 			segment++
 		case lastRow > 0 && JournalSegment(cursor, size) != segment:

@@ -221,6 +221,37 @@ func TestRead_GapAtSegmentBoundary(t *testing.T) {
 		assertEvents(t, mustRead(t, st, key, 13), nil)
 	})
 
+	t.Run("a gap up to MaxSeqNr", func(t *testing.T) {
+		// ~4.6e18 empty segments between: the read jumps to the head's segment instead of
+		// querying them (it used to run until its deadline).
+		key := newKey()
+		a := eventsOf(1, 1, 2)
+		b := []journal.EventRecord{eventOf(3, journal.MaxSeqNr-1), eventOf(4, journal.MaxSeqNr)}
+		appendLast(t, st, key, a)
+		appendLast(t, st, key, b)
+		assertEvents(t, mustRead(t, st, key, 1), append(a, b...))
+		assertEvents(t, mustRead(t, st, key, 3), b)
+	})
+
+	t.Run("a gap wider than the walk", func(t *testing.T) {
+		// The documented limit: rows beyond 64 empty segments and more than 64 segments below
+		// the head's are not read (the original stops at the first empty segment, losing the head's rows too).
+		key := newKey()
+		a := eventsOf(1, 1, 1)
+		lost := eventsOf(2, 2*66+1, 1) // segment 66: segments 1..65 empty
+		b := eventsOf(3, 2*1000+1, 1)  // segment 1000, the head's; the walk resumes at 937
+		appendLast(t, st, key, a)
+		appendLast(t, st, key, lost)
+		appendLast(t, st, key, b)
+		assertEvents(t, mustRead(t, st, key, 1), append(a, b...))
+		within := newKey()
+		near := eventsOf(2, 2*60+1, 1) // segment 60: 59 empty segments, within the walk
+		appendLast(t, st, within, a)
+		appendLast(t, st, within, near)
+		appendLast(t, st, within, b)
+		assertEvents(t, mustRead(t, st, within, 1), append(append(a, near...), b...))
+	})
+
 	t.Run("deleted segments", func(t *testing.T) {
 		key := newKey()
 		appendLast(t, st, key, eventsOf(1, 1, 6))

@@ -166,7 +166,10 @@ describe('bigint seq_nrs', { skip: NEEDS_SIDECAR }, () => {
 
   test('seq_nrs above 2^53 round-trip exactly', async (t) => {
     const c = await testClient(t);
-    const j = c.journal(freshId());
+    // A topic no replicator copies: once in Cassandra, seqNrs this far apart (2^53, 2^62, 2^63)
+    // are read only as far as a segment walk reaches (journal/cassandra Read), and this test is
+    // about the wire, not about that limit.
+    const j = c.journal(freshId(), { topic: 'unreplicated_bigint' });
     await j.append([{ seqNr: 9_007_199_254_740_990 }, { seqNr: 2n ** 53n - 1n }]);
     await j.append([{ seqNr: big }, { seqNr: big + 1n }, { seqNr: 2n ** 62n }]);
     await j.append([{ seqNr: MAX_SEQ_NR - 1n }, { seqNr: MAX_SEQ_NR }]);
