@@ -21,7 +21,7 @@ var (
 	// ErrSchema: the keyspace or a table is missing and may not be created, or a migration failed.
 	ErrSchema = errors.New("cassandra: schema")
 	// ErrNoSchema (with Config.NoCreateSchema): the keyspace lacks a kjournal table or its schema
-	// version is older than SchemaVersion, still so at Config.StartTimeout. It also wraps ErrSchema.
+	// version is older than SchemaVersion, still so at Config.StartTimeout.
 	ErrNoSchema = errors.New("cassandra: no kjournal schema")
 	// ErrAuth: Cassandra refused the credentials, or the role lacks a permission a statement
 	// needs. Not retried: waiting does not grant permissions.

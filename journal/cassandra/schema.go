@@ -239,8 +239,8 @@ func awaitSchema(ctx context.Context, s *gocql.Session, c Config) (int, error) {
 func checkSchema(ctx context.Context, s *gocql.Session, c Config) (int, error) {
 	sc := &schemaSetup{s: s, cfg: c, log: c.Logger.Named("schema")}
 	missing := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %w: keyspace %s "+format+": run `kjournal schema` or start the replicator, which create and migrate it",
-			append([]any{ErrSchema, ErrNoSchema, c.Keyspace}, args...)...)
+		return fmt.Errorf("%w: keyspace %s "+format+": run `kjournal schema` or start the replicator, which create and migrate it",
+			append([]any{ErrNoSchema, c.Keyspace}, args...)...)
 	}
 	failed := func(op string, err error) error {
 		if authError(err) {
