@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -128,12 +129,13 @@ func TestLeastPrivilege(t *testing.T) {
 
 	// The granted roles work: an append through the sidecar, copied to Cassandra by the replicator.
 	topic := topicName("auth")
+	replicatorAddr, sidecarAddr := freeAddr(t), freeAddr(t)
 	replicator := exec.Command(bin, "replicator", "--kafka-brokers", strings.Join(brokers, ","), "--cassandra-hosts", hosts,
 		"--cassandra-username", "kjournal_replicator", "--topic-prefixes", topic, "--group-prefix", topic,
-		"--http-addr", "", "--discovery-interval", "500ms", "--expiry-interval", "0", "--log-format", "text")
+		"--http-addr", replicatorAddr, "--discovery-interval", "500ms", "--expiry-interval", "0", "--log-format", "text")
 	replicator.Env = as("", "replicator-pw")
 	sidecarSocket := filepath.Join(t.TempDir(), "k.sock")
-	sidecar := exec.Command(bin, "sidecar", "--socket", sidecarSocket, "--http-addr", "-",
+	sidecar := exec.Command(bin, "sidecar", "--socket", sidecarSocket, "--http-addr", sidecarAddr,
 		"--kafka-brokers", strings.Join(brokers, ","), "--cassandra-hosts", hosts, "--cassandra-username", "kjournal_sidecar",
 		"--log-format", "text")
 	sidecar.Env = as("", "sidecar-pw")
@@ -149,6 +151,12 @@ func TestLeastPrivilege(t *testing.T) {
 			if t.Failed() {
 				t.Logf("%s:\n%s", p.Args[1], log.String())
 			}
+		})
+	}
+	for _, addr := range []string{replicatorAddr, sidecarAddr} {
+		eventually(t, 60*time.Second, addr+" ready", func() bool {
+			code, _ := httpGet(addr, "/readyz")
+			return code == 200
 		})
 	}
 	c := newClient(sidecarSocket)
@@ -176,6 +184,17 @@ func TestLeastPrivilege(t *testing.T) {
 	if err != nil || fmt.Sprint(res.seqNrs) != "[1 2 3]" || !res.ok {
 		t.Fatalf("read through the sidecar: %v %v", res, err)
 	}
+}
+
+// freeAddr returns a loopback address with a port nothing listens on now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
 
 func envOr(name, def string) string {
