@@ -72,10 +72,11 @@ test-all: test-python test-node test-go
 
 # The suites themselves expect the stack's addresses in the environment (KAFKA_BROKERS,
 # CASSANDRA_HOSTS, KJOURNAL_SOCKET); `make test` sets them. Run alone, they skip what needs a server.
-# KJ_FAULTS=1 enables internal/faults, which kills and restarts a private stack of its own.
+# KJ_FAULTS=1 enables internal/faults, which kills and restarts a private stack of its own; KJ_AUTH=1
+# its least-privilege test, on a password-protected Cassandra of its own (ports 29142, 27142).
 test-go:
 	$(GO) vet ./...
-	KJ_FAULTS=1 $(GO) test -count=1 -timeout $(GOTEST_TIMEOUT) ./...
+	KJ_FAULTS=1 KJ_AUTH=1 $(GO) test -count=1 -timeout $(GOTEST_TIMEOUT) ./...
 
 # A fresh virtualenv under .run/ (no global pip installs), mypy --strict, pytest.
 test-python:

@@ -65,6 +65,7 @@ func runReplicator(ctx context.Context, args []string, stderr io.Writer) int {
 	headCache := fs.Int("head-cache-size", replicator.DefaultHeadCacheSize, "metajournal rows kept per partition, so that a journal's next round reads none; 0: read every journal's row in every round")
 	commitInterval := fs.Duration("commit-interval", replicator.DefaultCommitInterval, "how often the offsets of the rounds done are committed to Kafka (always after their rows and pointer2); 0: after every round, synchronously")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "time to finish the rounds in progress, commit and leave the groups after SIGTERM")
+	noCreateSchema := fs.Bool("no-create-schema", false, "run no DDL: only check that the keyspace holds the kjournal schema, waiting up to --start-timeout for `kjournal schema` to create it (then the replicator needs only SELECT and MODIFY)")
 	startTimeout := fs.Duration("start-timeout", time.Minute, "how long to keep retrying while Cassandra or Kafka is unreachable at start")
 	origin := fs.String("origin", "", "origin written into the expiry job's purge actions (default: the host name)")
 	logFormat := fs.String("log-format", envOr("KJOURNAL_LOG_FORMAT", "json"), "log format on stderr: json or text (env KJOURNAL_LOG_FORMAT)")
@@ -129,17 +130,18 @@ func runReplicator(ctx context.Context, args []string, stderr io.Writer) int {
 	startCtx, cancel := context.WithTimeout(ctx, *startTimeout)
 	defer cancel()
 	store, err := cassandra.Open(startCtx, cassandra.Config{
-		Hosts:        splitList(*hosts),
-		Keyspace:     *keyspace,
-		Replication:  repl,
-		LocalDC:      *localDC,
-		Username:     *username,
-		Password:     os.Getenv("CASSANDRA_PASSWORD"),
-		StartTimeout: *startTimeout,
-		Logger:       logger.Named("cassandra"),
+		Hosts:          splitList(*hosts),
+		Keyspace:       *keyspace,
+		Replication:    repl,
+		NoCreateSchema: *noCreateSchema,
+		LocalDC:        *localDC,
+		Username:       *username,
+		Password:       os.Getenv("CASSANDRA_PASSWORD"),
+		StartTimeout:   *startTimeout,
+		Logger:         logger.Named("cassandra"),
 	})
 	if err != nil {
-		return fail(1, "cassandra: %v", err)
+		return fail(1, "cassandra: %v%s", err, cassandraHint(err))
 	}
 	defer store.Close()
 

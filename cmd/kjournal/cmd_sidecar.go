@@ -50,6 +50,7 @@ var sidecarFlagEnv = [][2]string{
 	{"cassandra-username", "CASSANDRA_USERNAME"},
 	{"local-dc", "CASSANDRA_LOCAL_DC"},
 	{"keyspace", "KJOURNAL_KEYSPACE"},
+	{"no-create-schema", "KJOURNAL_NO_CREATE_SCHEMA"},
 	{"topic", "KJOURNAL_TOPIC"},
 	{"allowed-topics", "KJOURNAL_ALLOWED_TOPICS"},
 	{"allowed-uids", "KJOURNAL_ALLOWED_UIDS"},
@@ -75,6 +76,7 @@ type sidecarFlags struct {
 	username       string
 	localDC        string
 	keyspace       string
+	noCreateSchema bool
 	topic          string
 	allowedTopics  string
 	allowedUIDs    string
@@ -103,6 +105,7 @@ func sidecarFlagSet(stderr io.Writer) (*flag.FlagSet, *sidecarFlags) {
 	fs.StringVar(&f.username, "cassandra-username", "", "Cassandra user for password authentication; the password is read from env CASSANDRA_PASSWORD (env CASSANDRA_USERNAME)")
 	fs.StringVar(&f.localDC, "local-dc", "", "prefer the Cassandra hosts of this data centre (env CASSANDRA_LOCAL_DC)")
 	fs.StringVar(&f.keyspace, "keyspace", "journal", "Cassandra keyspace (env KJOURNAL_KEYSPACE)")
+	fs.BoolVar(&f.noCreateSchema, "no-create-schema", true, "run no DDL: only check that the keyspace holds the kjournal schema (v"+strconv.Itoa(cassandra.SchemaVersion)+"), waiting up to --start-timeout for `kjournal schema` or the replicator to create it; needs only SELECT. false: create and migrate it as the replicator does (env KJOURNAL_NO_CREATE_SCHEMA)")
 	fs.StringVar(&f.topic, "topic", sidecar.DefaultTopic, "default Kafka topic of requests without one (env KJOURNAL_TOPIC)")
 	fs.StringVar(&f.allowedTopics, "allowed-topics", "", "comma-separated topics this sidecar serves; empty: any (env KJOURNAL_ALLOWED_TOPICS)")
 	fs.StringVar(&f.allowedUIDs, "allowed-uids", "", "comma-separated peer user ids allowed to connect (SO_PEERCRED); empty: any (env KJOURNAL_ALLOWED_UIDS)")
@@ -202,17 +205,18 @@ func runSidecar(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 	}()
 	ccfg := cassandra.Config{
-		Hosts:        splitList(f.hosts),
-		Keyspace:     f.keyspace,
-		LocalDC:      f.localDC,
-		Username:     f.username,
-		Password:     os.Getenv("CASSANDRA_PASSWORD"),
-		StartTimeout: f.startTimeout,
-		Logger:       logger.Named("cassandra"),
+		Hosts:          splitList(f.hosts),
+		Keyspace:       f.keyspace,
+		NoCreateSchema: f.noCreateSchema,
+		LocalDC:        f.localDC,
+		Username:       f.username,
+		Password:       os.Getenv("CASSANDRA_PASSWORD"),
+		StartTimeout:   f.startTimeout,
+		Logger:         logger.Named("cassandra"),
 	}
 	store, err := cassandra.Open(startCtx, ccfg)
 	if err != nil {
-		return fail(1, "%v", err)
+		return fail(1, "%v%s", err, cassandraHint(err))
 	}
 	defer store.Close()
 	cancelStart()

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/kjournal/kjournal/journal"
+	"github.com/kjournal/kjournal/journal/cassandra"
 	"github.com/kjournal/kjournal/journal/kafka"
 )
 
@@ -84,4 +85,15 @@ func openKafka(ctx context.Context, cfg kafka.Config, logger hclog.Logger) (*kaf
 		}
 		delay = min(2*delay, 5*time.Second)
 	}
+}
+
+// cassandraHint is what to do about a Cassandra start error, appended to its message.
+func cassandraHint(err error) string {
+	switch {
+	case errors.Is(err, cassandra.ErrAuth):
+		return " (check --cassandra-username, CASSANDRA_PASSWORD and the role's grants: README, Least privilege)"
+	case errors.Is(err, cassandra.ErrNoSchema):
+		return " (a sidecar never creates it unless --no-create-schema=false)"
+	}
+	return ""
 }

@@ -16,7 +16,8 @@
 # CASSANDRA_STORAGE_PORT (7000), KAFKA_HEAP (512m), CASSANDRA_HEAP (768m), JAVA_HOME (Java 17; never 25:
 # Cassandra 5.0 calls System.setSecurityManager, which throws on Java 24+), KJ_READY_TIMEOUT (180s),
 # KJOURNAL_SOCKET ($KJ_RUN/sidecar/kjournal.sock), SIDECAR_HTTP_ADDR (127.0.0.1:9095),
-# REPLICATOR_HTTP_ADDR (127.0.0.1:9096).
+# REPLICATOR_HTTP_ADDR (127.0.0.1:9096), CASSANDRA_AUTH (1: PasswordAuthenticator and CassandraAuthorizer,
+# superuser cassandra/cassandra; the services log in as CASSANDRA_USERNAME with CASSANDRA_PASSWORD).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -129,6 +130,11 @@ start_sidecar() {
   fi
   bin=$(kjournal_bin)
   mkdir -p "$dir" "$(dirname "$socket")"
+  # The sidecar runs no DDL: without a replicator (started before it) to create the schema, do it here.
+  if ! running replicator; then
+    "$bin" schema --cassandra-hosts "127.0.0.1:$cql_port" --log-level warn >"$dir/schema.log" 2>&1 ||
+      { cat "$dir/schema.log" >&2; die "kjournal schema failed"; }
+  fi
   log "starting sidecar on $socket (http $sidecar_http)"
   setsid "$bin" sidecar --socket "$socket" --kafka-brokers "127.0.0.1:$kafka_port" \
     --cassandra-hosts "127.0.0.1:$cql_port" --http-addr "$sidecar_http" --log-format text \
@@ -184,7 +190,12 @@ start_cassandra() {
   port_busy "$cql_port" && die "port $cql_port is taken by a process this script did not start"
   fetch cassandra
   mkdir -p "$dir"/{data,commitlog,saved_caches,hints,cdc_raw,triggers,tmp}
-  sed -e "s#@DIR@#$dir#g" -e "s#@CQL_PORT@#$cql_port#g" -e "s#@STORAGE_PORT@#$storage_port#g" \
+  local auth=()
+  if [[ ${CASSANDRA_AUTH:-} == 1 ]]; then
+    auth=(-e "s#^authenticator: .*#authenticator: PasswordAuthenticator#"
+      -e "s#^authorizer: .*#authorizer: CassandraAuthorizer#")
+  fi
+  sed -e "s#@DIR@#$dir#g" -e "s#@CQL_PORT@#$cql_port#g" -e "s#@STORAGE_PORT@#$storage_port#g" "${auth[@]}" \
     "$here/cassandra/cassandra.yaml.in" >"$dir/cassandra.yaml"
   local libs="$run/cache/cassandra/libs" jamm
   jamm=$(ls "$libs"/jamm-*.jar | head -n1)

@@ -77,23 +77,43 @@ func testMain(m *testing.M) int {
 }
 
 func newStack() (*stack, error) {
-	wd, err := os.Getwd()
+	root, mainRun, err := dirs()
 	if err != nil {
 		return nil, err
 	}
-	root := filepath.Clean(filepath.Join(wd, "..", ".."))
-	mainRun := os.Getenv("KJ_RUN")
+	// A fixed place under the main run dir: a stack orphaned by a killed test binary is found
+	// through its pid files and stopped by the next run.
+	run, keep := filepath.Join(mainRun, "faults"), false
+	if dir := os.Getenv("KJ_FAULTS_RUN"); dir != "" {
+		run, keep = dir, true
+	}
+	return newPrivateStack(root, mainRun, run, keep,
+		"KAFKA_PORT="+kafkaPort, "KAFKA_CONTROLLER_PORT="+kafkaCtlPort,
+		"CASSANDRA_PORT="+cqlPort, "CASSANDRA_STORAGE_PORT="+storagePort,
+		"SIDECAR_HTTP_ADDR="+sidecarHTTP, "REPLICATOR_HTTP_ADDR="+replicatorHTTP,
+		"KAFKA_HEAP=384m", "CASSANDRA_HEAP=512m",
+		// The replicator finds new topics within a second and runs no expiry job.
+		"KJOURNAL_DISCOVERY_INTERVAL=1s", "KJOURNAL_EXPIRY_INTERVAL=0s")
+}
+
+// dirs returns the repository and the shared stack's run dir.
+func dirs() (root, mainRun string, err error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", "", err
+	}
+	root = filepath.Clean(filepath.Join(wd, "..", ".."))
+	mainRun = os.Getenv("KJ_RUN")
 	if mainRun == "" {
 		mainRun = filepath.Join(root, ".run")
 	}
-	s := &stack{root: root, log: os.Stderr}
-	if dir := os.Getenv("KJ_FAULTS_RUN"); dir != "" {
-		s.run, s.keep = dir, true
-	} else {
-		// A fixed place under the main run dir: a stack orphaned by a killed test binary is found
-		// through its pid files and stopped by the next run.
-		s.run = filepath.Join(mainRun, "faults")
-	}
+	return root, mainRun, nil
+}
+
+// newPrivateStack is a stack.sh environment of its own under run: none of the shared stack's
+// settings, the given ones (ports, heaps) instead.
+func newPrivateStack(root, mainRun, run string, keep bool, settings ...string) (*stack, error) {
+	s := &stack{root: root, run: run, keep: keep, log: os.Stderr}
 	s.socket = filepath.Join(s.run, "sidecar", "kjournal.sock")
 	if err := os.MkdirAll(s.run, 0o755); err != nil {
 		return nil, err
@@ -115,35 +135,47 @@ func newStack() (*stack, error) {
 		}
 		s.env = append(s.env, kv)
 	}
-	s.env = append(s.env, "KJ_RUN="+s.run, "KAFKA_PORT="+kafkaPort, "KAFKA_CONTROLLER_PORT="+kafkaCtlPort,
-		"CASSANDRA_PORT="+cqlPort, "CASSANDRA_STORAGE_PORT="+storagePort, "KJOURNAL_SOCKET="+s.socket,
-		"SIDECAR_HTTP_ADDR="+sidecarHTTP, "REPLICATOR_HTTP_ADDR="+replicatorHTTP,
-		"KAFKA_HEAP=384m", "CASSANDRA_HEAP=512m",
-		// The replicator finds new topics within a second and runs no expiry job.
-		"KJOURNAL_DISCOVERY_INTERVAL=1s", "KJOURNAL_EXPIRY_INTERVAL=0s")
+	s.env = append(append(s.env, "KJ_RUN="+s.run, "KJOURNAL_SOCKET="+s.socket), settings...)
 	return s, nil
+}
+
+// fresh stops what a previous run under the same dir left and removes the services' data.
+func (s *stack) fresh() error {
+	if err := s.sh("stop"); err != nil {
+		return err
+	}
+	for _, d := range []string{"kafka", "cassandra", "replicator", "sidecar"} {
+		if err := os.RemoveAll(filepath.Join(s.run, d)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// build builds kjournal into the stack's bin dir (where stack.sh also puts it) and returns its path.
+func (s *stack) build() (string, error) {
+	bin := filepath.Join(s.run, "bin", "kjournal")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/kjournal")
+	build.Dir, build.Stdout, build.Stderr = s.root, s.log, s.log
+	if err := build.Run(); err != nil {
+		return "", fmt.Errorf("go build: %w", err)
+	}
+	return bin, nil
 }
 
 // boot stops what a previous run left, starts fresh servers, creates the schema, starts the sidecar.
 func (s *stack) boot() error {
 	if !s.keep {
-		if err := s.sh("stop"); err != nil {
+		if err := s.fresh(); err != nil {
 			return err
-		}
-		for _, d := range []string{"kafka", "cassandra", "replicator", "sidecar"} {
-			if err := os.RemoveAll(filepath.Join(s.run, d)); err != nil {
-				return err
-			}
 		}
 	}
 	if err := s.sh("start", "kafka", "cassandra"); err != nil {
 		return err
 	}
-	bin := filepath.Join(s.run, "bin", "kjournal")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/kjournal")
-	build.Dir, build.Stdout, build.Stderr = s.root, s.log, s.log
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("go build: %w", err)
+	bin, err := s.build()
+	if err != nil {
+		return err
 	}
 	schema := exec.Command(bin, "schema", "--cassandra-hosts", cqlHosts)
 	schema.Env = s.env

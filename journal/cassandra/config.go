@@ -30,6 +30,12 @@ type Config struct {
 	// setting tables (the original's schema.auto-create = false). Default false: they are created.
 	// Migrations of existing tables run either way.
 	DisableTableAutoCreate bool
+	// NoCreateSchema makes Open run no DDL and write nothing to the setting and locks tables: it
+	// only checks that the keyspace holds the kjournal tables at SchemaVersion (or newer), waiting
+	// up to StartTimeout for someone else (`kjournal schema`, the replicator) to create or migrate
+	// them, and fails with ErrNoSchema otherwise. It needs nothing but SELECT on the keyspace. The
+	// sidecar's default. Default false: Open sets the schema up as SetupSchema does.
+	NoCreateSchema bool
 	// Tables are the table names. Each empty name takes its default.
 	Tables Tables
 	// SegmentSize is the number of seqNrs per journal-table partition for journals created from

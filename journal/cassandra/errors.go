@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/gocql/gocql"
 
@@ -19,6 +20,12 @@ var (
 	ErrConnect = errors.New("cassandra: cannot connect")
 	// ErrSchema: the keyspace or a table is missing and may not be created, or a migration failed.
 	ErrSchema = errors.New("cassandra: schema")
+	// ErrNoSchema (with Config.NoCreateSchema): the keyspace lacks a kjournal table or its schema
+	// version is older than SchemaVersion, still so at Config.StartTimeout.
+	ErrNoSchema = errors.New("cassandra: no kjournal schema")
+	// ErrAuth: Cassandra refused the credentials, or the role lacks a permission a statement
+	// needs. Not retried: waiting does not grant permissions.
+	ErrAuth = errors.New("cassandra: not authorized")
 	// ErrLockTimeout: the schema lock in the locks table was not acquired within
 	// Config.LockTimeout (another node holds it, or a crashed one did and its TTL has not run out).
 	ErrLockTimeout = errors.New("cassandra: lock not acquired")
@@ -35,6 +42,25 @@ var (
 // Errors of gocql that mean Cassandra could not serve the request (time-outs, unavailable
 // replicas, no connection) are returned wrapped in journal.ErrCassandraUnavailable, so callers
 // can tell "retry later" from a bug without knowing gocql; see wrapErr.
+
+// authError reports whether err is Cassandra refusing the credentials or a permission. gocql
+// formats the errors of session creation with %v, so there the text is all that is left.
+func authError(err error) bool {
+	if err == nil {
+		return false
+	}
+	var re gocql.RequestError
+	if errors.As(err, &re) {
+		return re.Code() == gocql.ErrCodeCredentials || re.Code() == gocql.ErrCodeUnauthorized
+	}
+	msg := strings.ToLower(err.Error())
+	for _, s := range []string{"password are incorrect", "authentication required", "failed to authenticate", "has no select permission", "unauthorized"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
 
 // MigrationError reports the migration step that failed with an error other than the
 // "already exists"/"does not exist" ones that are expected when a step was applied before.

@@ -10,6 +10,8 @@ import (
 
 	"github.com/gocql/gocql"
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/kjournal/kjournal/journal"
 )
 
 // SchemaVersion is the schema version this package creates and migrates to: the index of the last
@@ -207,6 +209,71 @@ func setupSchema(ctx context.Context, session *gocql.Session, c Config) (int, er
 		return 0, err
 	}
 	sc.log.Debug("schema ready", "keyspace", c.Keyspace, "version", v, "fresh", fresh)
+	return v, nil
+}
+
+// awaitSchema is Open's part under Config.NoCreateSchema: checkSchema until it passes, retrying a
+// missing schema (the replicator may be creating it right now) and unavailable nodes until
+// Config.StartTimeout; refused permissions end it at once.
+func awaitSchema(ctx context.Context, s *gocql.Session, c Config) (int, error) {
+	deadline := time.Now().Add(c.StartTimeout)
+	backoff := 250 * time.Millisecond
+	for {
+		v, err := checkSchema(ctx, s, c)
+		if err == nil || errors.Is(err, ErrAuth) || !(errors.Is(err, ErrNoSchema) || errors.Is(err, journal.ErrCassandraUnavailable)) {
+			return v, err
+		}
+		if time.Now().Add(backoff).After(deadline) {
+			return 0, err
+		}
+		c.Logger.Info("kjournal schema not ready yet, retrying", "keyspace", c.Keyspace, "in", backoff, "error", err)
+		if err := sleep(ctx, backoff); err != nil {
+			return 0, fmt.Errorf("%w: %w", ErrNoSchema, err)
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+// checkSchema reads, and changes nothing: the keyspace and the journal, metajournal, pointer2 and
+// setting tables must exist and the stored schema version must be SchemaVersion or newer.
+func checkSchema(ctx context.Context, s *gocql.Session, c Config) (int, error) {
+	sc := &schemaSetup{s: s, cfg: c, log: c.Logger.Named("schema")}
+	missing := func(format string, args ...any) error {
+		return fmt.Errorf("%w: keyspace %s "+format+": run `kjournal schema` or start the replicator, which create and migrate it",
+			append([]any{ErrNoSchema, c.Keyspace}, args...)...)
+	}
+	failed := func(op string, err error) error {
+		if authError(err) {
+			return fmt.Errorf("%w: %s: %w", ErrAuth, op, err)
+		}
+		return wrapErr(op, err)
+	}
+	ok, err := sc.keyspaceExists(ctx)
+	if err != nil {
+		return 0, failed("read keyspace "+c.Keyspace, err)
+	}
+	if !ok {
+		return 0, missing("does not exist")
+	}
+	have, err := tables(ctx, s, c.Keyspace)
+	if err != nil {
+		return 0, failed("read tables of "+c.Keyspace, err)
+	}
+	for _, t := range []string{c.Tables.Journal, c.Tables.MetaJournal, c.Tables.Pointer2, c.Tables.Setting} {
+		if !have[t] {
+			return 0, missing("has no kjournal schema (no table %s)", t)
+		}
+	}
+	v, known, err := sc.version(ctx)
+	if err != nil {
+		return 0, failed("read schema version", err)
+	}
+	if !known {
+		return 0, missing("has no kjournal schema version in table %s", c.Tables.Setting)
+	}
+	if v < SchemaVersion {
+		return 0, missing("has schema version %d, this kjournal needs %d", v, SchemaVersion)
+	}
 	return v, nil
 }
 

@@ -436,3 +436,50 @@ func TestOpen_Unreachable(t *testing.T) {
 		t.Errorf("took %v", d)
 	}
 }
+
+// With NoCreateSchema, Open runs no DDL: a missing schema, and one older than SchemaVersion, fail
+// with ErrNoSchema at StartTimeout, saying what to run; a schema being created meanwhile (the
+// replicator starting beside the sidecar) is waited for.
+func TestOpen_NoCreateSchema(t *testing.T) {
+	hosts, ks, admin := testKeyspace(t)
+	ctx := context.Background()
+	check := testConfig(t, hosts, ks)
+	check.NoCreateSchema, check.StartTimeout = true, time.Second
+
+	_, err := cassandra.Open(ctx, check)
+	if !errors.Is(err, cassandra.ErrNoSchema) || !strings.Contains(err.Error(), "keyspace "+ks+" does not exist: run `kjournal schema`") {
+		t.Fatalf("open without a keyspace: %v, want ErrNoSchema naming the keyspace", err)
+	}
+	var n int
+	if err := admin.Query(`SELECT count(*) FROM system_schema.keyspaces WHERE keyspace_name = ?`, ks).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("Open with NoCreateSchema created the keyspace (%d, %v)", n, err)
+	}
+
+	// Created while the checking Open waits.
+	setup := make(chan error, 1)
+	go func() {
+		time.Sleep(time.Second)
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		st, err := cassandra.Open(ctx, testConfig(t, hosts, ks))
+		if err == nil {
+			err = st.Close()
+		}
+		setup <- err
+	}()
+	waiting := check
+	waiting.StartTimeout = 2 * time.Minute
+	st := openStore(t, waiting)
+	if err := <-setup; err != nil {
+		t.Fatal(err)
+	}
+	if st.SchemaVersion() != cassandra.SchemaVersion {
+		t.Fatalf("version %d", st.SchemaVersion())
+	}
+
+	exec(t, admin, `UPDATE `+ks+`.setting SET value = '7' WHERE key = 'schema-version'`)
+	_, err = cassandra.Open(ctx, check)
+	if !errors.Is(err, cassandra.ErrNoSchema) || !strings.Contains(err.Error(), "has schema version 7, this kjournal needs 8") {
+		t.Fatalf("open at version 7: %v", err)
+	}
+}

@@ -27,7 +27,9 @@ type Store struct {
 }
 
 // Open connects to Cassandra (retrying until Config.StartTimeout while the nodes are
-// unreachable), sets up the schema as SetupSchema does, and returns the store. Close it when done.
+// unreachable), sets up the schema as SetupSchema does (with Config.NoCreateSchema: waits until
+// Config.StartTimeout for it to be there), and returns the store. Close it when done. Refused
+// credentials or permissions fail at once with ErrAuth.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
 	c, err := cfg.withDefaults()
 	if err != nil {
@@ -37,7 +39,15 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := setupSchema(ctx, s, c)
+	var v int
+	if c.NoCreateSchema {
+		v, err = awaitSchema(ctx, s, c)
+	} else {
+		v, err = setupSchema(ctx, s, c)
+		if authError(err) {
+			err = fmt.Errorf("%w: %w", ErrAuth, err)
+		}
+	}
 	if err != nil {
 		s.Close()
 		return nil, err
@@ -109,6 +119,9 @@ func openSession(ctx context.Context, c Config) (*gocql.Session, error) {
 		s, err := cluster.CreateSession()
 		if err == nil {
 			return s, nil
+		}
+		if authError(err) {
+			return nil, fmt.Errorf("%w: %w to %s as user %q: %w", ErrAuth, ErrConnect, strings.Join(c.Hosts, ","), c.Username, err)
 		}
 		if time.Now().Add(backoff).After(deadline) {
 			return nil, fmt.Errorf("%w to %s after %d attempts: %w", ErrConnect, strings.Join(c.Hosts, ","), attempt, err)

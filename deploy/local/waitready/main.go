@@ -79,6 +79,10 @@ func probeCassandra(addr string) error {
 	cluster.Timeout = 5 * time.Second
 	cluster.ConnectTimeout = 2 * time.Second
 	cluster.DisableInitialHostLookup = true
+	if os.Getenv("CASSANDRA_AUTH") == "1" {
+		// stack.sh's password mode: ready once the default superuser can log in.
+		cluster.Authenticator = gocql.PasswordAuthenticator{Username: "cassandra", Password: "cassandra"}
+	}
 	session, err := cluster.CreateSession()
 	if err != nil {
 		return err
