@@ -2,10 +2,12 @@ package cassandra
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -143,23 +145,38 @@ func (st *Store) AppendKnown(ctx context.Context, key journal.Key, k *Known, par
 		}
 	}
 
-	// Only events newer than the head's offset, and only seqNrs above every seqNr before them: an
-	// Append that overlaps an earlier one (a client's retry after a timeout, say) would otherwise
-	// add a second row for a seqNr (the clustering key holds the timestamp too), and every later
-	// read of the journal from Cassandra would fail on it. A read of the Kafka records keeps the
-	// first event of a seqNr (journal.Stream), so the rows are what that read returns. The original
-	// inserts both rows.
+	// Only events newer than the head's offset, and never a second row for a seqNr: the clustering
+	// key holds the timestamp too, so an Append that overlaps an earlier one (a client's retry after
+	// a timeout, say) would add one, and every later read of the journal from Cassandra would fail
+	// on it. A read of the Kafka records keeps the first event of a seqNr (journal.Stream), so the
+	// rows are what that read returns. Events at or below the head's seqNr are the only ones that
+	// can have a row (seqNrs above it were never written); whether they do is asked only for them,
+	// which Akka-style appends never need. The original inserts both rows.
 	toInsert := make([]journal.EventRecord, 0, len(events))
-	var above journal.SeqNr // every seqNr at or below it has a row already
-	if found {
-		above = head.SeqNr
-	}
+	var below []journal.EventRecord // at or below the head's seqNr: inserted only without a row
+	seen := make(map[journal.SeqNr]bool, len(events))
 	for _, e := range events {
-		if found && e.Offset <= head.PartitionOffset.Offset || e.SeqNr <= above {
+		if found && e.Offset <= head.PartitionOffset.Offset || seen[e.SeqNr] {
+			continue
+		}
+		seen[e.SeqNr] = true
+		if found && e.SeqNr <= head.SeqNr {
+			below = append(below, e)
 			continue
 		}
 		toInsert = append(toInsert, e)
-		above = e.SeqNr
+	}
+	if len(below) > 0 {
+		have, err := st.rowsExist(ctx, key, head.SegmentSize, below)
+		if err != nil {
+			return false, err
+		}
+		for _, e := range below {
+			if !have[e.SeqNr] {
+				toInsert = append(toInsert, e)
+			}
+		}
+		slices.SortFunc(toInsert, func(a, b journal.EventRecord) int { return cmp.Compare(a.SeqNr, b.SeqNr) })
 	}
 	// Rows first, head last: a reader that sees the new head finds the rows it announces.
 	for start := 0; start < len(toInsert); {
@@ -385,6 +402,32 @@ WHERE topic = ?
 AND partition = ?
 `, offset, timestamp, topic, partition).WithContext(ctx).Consistency(st.cfg.WriteConsistency).Exec()
 	return wrapErr(fmt.Sprintf("save pointer2 %s/%d = %d", topic, partition, offset), err)
+}
+
+// rowsExist reports which of the seqNrs of events have a row already, one query per segment.
+func (st *Store) rowsExist(ctx context.Context, key journal.Key, segmentSize int, events []journal.EventRecord) (map[journal.SeqNr]bool, error) {
+	bySegment := map[int64][2]journal.SeqNr{} // segment → lowest and highest seqNr asked
+	for _, e := range events {
+		seg := JournalSegment(e.SeqNr, segmentSize)
+		r, ok := bySegment[seg]
+		if !ok {
+			r = [2]journal.SeqNr{e.SeqNr, e.SeqNr}
+		}
+		bySegment[seg] = [2]journal.SeqNr{min(r[0], e.SeqNr), max(r[1], e.SeqNr)}
+	}
+	have := map[journal.SeqNr]bool{}
+	for seg, r := range bySegment {
+		it := st.s.Query(`SELECT seq_nr FROM `+st.journal+` WHERE id = ? AND topic = ? AND segment = ? AND seq_nr >= ? AND seq_nr <= ?`,
+			key.ID, key.Topic, seg, int64(r[0]), int64(r[1])).WithContext(ctx).Consistency(st.cfg.ReadConsistency).Iter()
+		var seqNr int64
+		for it.Scan(&seqNr) {
+			have[journal.SeqNr(seqNr)] = true
+		}
+		if err := it.Close(); err != nil {
+			return nil, wrapErr(fmt.Sprintf("append to %s: rows of segment %d", key, seg), err)
+		}
+	}
+	return have, nil
 }
 
 // insertRecords inserts the rows of one journal segment (one partition), one INSERT or unlogged
