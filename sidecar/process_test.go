@@ -89,7 +89,7 @@ func startProcess(tb testing.TB, args ...string) *process {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { _ = os.RemoveAll(dir) })
-	p := &process{socket: filepath.Join(dir, "k.sock"), http: freeAddr(tb), stderr: &lockedBuffer{}, exited: make(chan struct{})}
+	p := &process{socket: filepath.Join(dir, "k.sock"), http: testenv.FreeAddr(tb), stderr: &lockedBuffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(bin, append([]string{"sidecar", "--socket", p.socket, "--http-addr", p.http,
 		"--keyspace", backends.keyspace, "--topic", topic, "--log-format", "text", "--log-level", "warn"}, args...)...)
 	p.cmd.Env = append(os.Environ(), "KAFKA_BROKERS="+strings.Join(testenv.KafkaBrokers(tb), ","),
@@ -126,16 +126,6 @@ func startProcess(tb testing.TB, args ...string) *process {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-func freeAddr(tb testing.TB) string {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // rss returns the process's VmRSS and VmHWM in bytes (Linux).

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -129,7 +128,7 @@ func TestLeastPrivilege(t *testing.T) {
 
 	// The granted roles work: an append through the sidecar, copied to Cassandra by the replicator.
 	topic := topicName("auth")
-	replicatorAddr, sidecarAddr := freeAddr(t), freeAddr(t)
+	replicatorAddr, sidecarAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	replicator := exec.Command(bin, "replicator", "--kafka-brokers", strings.Join(brokers, ","), "--cassandra-hosts", hosts,
 		"--cassandra-username", "kjournal_replicator", "--topic-prefixes", topic, "--group-prefix", topic,
 		"--http-addr", replicatorAddr, "--discovery-interval", "500ms", "--expiry-interval", "0", "--log-format", "text")
@@ -184,17 +183,6 @@ func TestLeastPrivilege(t *testing.T) {
 	if err != nil || fmt.Sprint(res.seqNrs) != "[1 2 3]" || !res.ok {
 		t.Fatalf("read through the sidecar: %v %v", res, err)
 	}
-}
-
-// freeAddr returns a loopback address with a port nothing listens on now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func envOr(name, def string) string {
