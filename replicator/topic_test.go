@@ -280,20 +280,21 @@ func TestHeadCache_Bound(t *testing.T) {
 	}
 	c.put("a", k(1))
 	c.put("b", k(2))
-	c.put("c", k(3)) // cur {a b} becomes old
+	c.put("c", k(3))
+	c.put("d", k(4))
 	if got, ok := c.get("a"); !ok || got.Head.PartitionOffset.Offset != 1 {
 		t.Fatalf("a: %+v %v", got, ok)
 	}
-	c.put("d", k(4)) // cur {c a} becomes old; b is gone
+	c.put("e", k(5)) // five rows for four places: b, the least recently used, goes
 	if _, ok := c.get("b"); ok {
 		t.Error("b kept beyond the bound")
 	}
-	for _, id := range []string{"a", "c", "d"} {
+	for _, id := range []string{"a", "c", "d", "e"} {
 		if _, ok := c.get(id); !ok {
 			t.Errorf("%s lost", id)
 		}
 	}
-	if n := len(c.cur) + len(c.old); n > 4 {
+	if n := c.rows.Len(); n > 4 {
 		t.Errorf("%d entries, max 4", n)
 	}
 	c.drop("a")
