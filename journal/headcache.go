@@ -65,6 +65,11 @@ type topicCache struct {
 	ready chan struct{} // closed once parts (or err) is set
 	err   error
 	parts map[int32]*partitionCache
+
+	// changedMu guards changed, closed and replaced whenever the follower delivered a batch of any
+	// partition: it wakes the topic's subscribe_all streams.
+	changedMu sync.Mutex
+	changed   chan struct{}
 }
 
 // partitionCache indexes the actions of one partition in (replicated, consumed]. Invariants: every
@@ -212,7 +217,7 @@ func (c *headCache) topic(topic string) *topicCache {
 	if tc, ok := c.topics[topic]; ok {
 		return tc
 	}
-	tc := &topicCache{topic: topic, ready: make(chan struct{})}
+	tc := &topicCache{topic: topic, ready: make(chan struct{}), changed: make(chan struct{})}
 	c.topics[topic] = tc
 	c.wg.Add(1)
 	go func() {
@@ -253,6 +258,7 @@ func (c *headCache) run(tc *topicCache) {
 		err := c.log.Follow(c.ctx, tc.topic, from, func(partition int32, batch []LogRecord) {
 			if pc := tc.parts[partition]; pc != nil {
 				c.m.entries.WithLabelValues(tc.topic).Add(float64(pc.add(batch, c.cfg)))
+				tc.broadcast()
 			}
 		})
 		if c.ctx.Err() != nil || errors.Is(err, ErrClosed) {

@@ -15,6 +15,9 @@ type metrics struct {
 	cache     *prometheus.CounterVec // result: hit, ahead, miss, timeout, limited
 	entries   *prometheus.GaugeVec   // topic
 	heads     *prometheus.CounterVec // result: hit, miss
+	// subscriptions counts subscription steps: catch_up (a Read started), caught_up (it ended and
+	// following began), topic (a subscribe_all started), topic_scan (a subscribe_all chunk read from Kafka)
+	subscriptions *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -44,6 +47,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "kjournal_journal_pointer_cache_total",
 			Help: "Lookups of a journal's Cassandra pointer answered from the LRU (hit) or Cassandra (miss).",
 		}, []string{"result"}),
+		subscriptions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kjournal_journal_subscription_steps_total",
+			Help: "Subscription steps: catch_up (a read started: at the start, or after falling behind the head cache), caught_up, topic (a subscribe_all started), topic_scan (a subscribe_all chunk read from Kafka).",
+		}, []string{"step"}),
 	}
 	var err error
 	if m.latency, err = kjmetrics.Register(reg, m.latency); err != nil {
@@ -62,6 +69,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return nil, err
 	}
 	if m.heads, err = kjmetrics.Register(reg, m.heads); err != nil {
+		return nil, err
+	}
+	if m.subscriptions, err = kjmetrics.Register(reg, m.subscriptions); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -115,16 +115,7 @@ func (s *Stream) tail(ctx context.Context, from int64, next, highest SeqNr, yiel
 				// not do) put an event above the newest Append's last seqNr; skip it, keep going.
 				continue
 			}
-			rec := EventRecord{
-				Event:           e,
-				Timestamp:       r.Timestamp,
-				PartitionOffset: r.PartitionOffset,
-				Origin:          a.Origin,
-				Version:         a.Version,
-				Metadata:        RecordMetadata{Header: a.Metadata, Payload: md},
-				Headers:         r.Headers,
-			}
-			if !yield(rec, nil) || e.SeqNr == highest {
+			if !yield(eventRecord(r, a, e, md), nil) || e.SeqNr == highest {
 				stop = true
 				return nil
 			}
@@ -179,6 +170,19 @@ func (s *Stream) tail(ctx context.Context, from int64, next, highest SeqNr, yiel
 			}
 		}
 		from = resume
+	}
+}
+
+// eventRecord is event e of the Append r (with header a and payload metadata md) as read back.
+func eventRecord(r *ActionRecord, a *AppendHeader, e Event, md PayloadMetadata) EventRecord {
+	return EventRecord{
+		Event:           e,
+		Timestamp:       r.Timestamp,
+		PartitionOffset: r.PartitionOffset,
+		Origin:          a.Origin,
+		Version:         a.Version,
+		Metadata:        RecordMetadata{Header: a.Metadata, Payload: md},
+		Headers:         r.Headers,
 	}
 }
 

@@ -36,8 +36,8 @@ type Log interface {
 	// Partitions lists the partitions of topic.
 	Partitions(ctx context.Context, topic string) ([]int32, error)
 
-	// Scan calls fn, in offset order, for each action of journal id in topic/partition with an offset in
-	// [from, to]. Records of other journals are skipped without decoding their values; records of id
+	// Scan calls fn, in offset order, for each action of journal id (of every journal when id is "") in
+	// topic/partition with an offset in [from, to]. Records of other journals are skipped without decoding their values; records of id
 	// without a known action header are skipped. A record of id whose header cannot be parsed fails the
 	// scan with an error wrapping ErrMalformedHeader. Scan returns when it passed offset to, when fn
 	// returns an error (returned as is), or when ctx ends. Scans draw consumers from a bounded pool.

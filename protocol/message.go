@@ -47,6 +47,9 @@ const (
 	OpDelete  Op = "delete"
 	OpPurge   Op = "purge"
 	OpPing    Op = "ping"
+
+	OpSubscribe    Op = "subscribe"
+	OpSubscribeAll Op = "subscribe_all"
 )
 
 // Request is a decoded client message: one of *HelloRequest, *AppendRequest, *ReadRequest,
@@ -82,6 +85,9 @@ var requestDecoders = map[Op]func(*fields) Request{
 	OpDelete:  decodeDelete,
 	OpPurge:   decodePurge,
 	OpPing:    decodePing,
+
+	OpSubscribe:    decodeSubscribe,
+	OpSubscribeAll: decodeSubscribeAll,
 }
 
 // DecodeRequest decodes one frame body. Every failure is an *Error whose ID is the id its error frame
@@ -182,6 +188,10 @@ func DecodeReply(body []byte, op Op) (Reply, error) {
 		rep = decodePurgeReply(f)
 	case op == OpPing:
 		rep = &PingReply{ID: id}
+	case op == OpSubscribe:
+		rep = decodeSubscribeReply(f)
+	case op == OpSubscribeAll:
+		rep = decodeSubscribeAllReply(f)
 	default:
 		return nil, fmt.Errorf("protocol: op %q has no reply", op)
 	}

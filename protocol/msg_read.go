@@ -194,7 +194,15 @@ func (m *ReadEnd) encode(e *enc) {
 }
 
 func (r *EventRecord) encode(e *enc) {
-	e.mapLen(13)
+	e.mapLen(eventRecordKeys)
+	r.encodeFields(e)
+}
+
+// eventRecordKeys is the number of keys of an event record.
+const eventRecordKeys = 13
+
+// encodeFields writes the record's keys and values, without the map header.
+func (r *EventRecord) encodeFields(e *enc) {
 	e.str("seq_nr")
 	e.int(r.SeqNr)
 	e.str("tags")
@@ -253,24 +261,7 @@ func decodeRecords(f *fields) []EventRecord {
 			return nil
 		}
 		rf := eventFields(r.buf, m, f.id, "", i)
-		rec := EventRecord{SeqNr: rf.seqNr("seq_nr", true)}
-		if tr, ok := rf.get("tags"); ok {
-			tags, err := tr.stringArray()
-			if err != nil {
-				rf.fail(CodeInvalidArgument, "tags", err)
-			}
-			rec.Tags = sortedSet(tags)
-		}
-		rec.PayloadType, rec.Payload = decodePayload(rf)
-		rec.Timestamp = rf.int("timestamp", true, math.MinInt64, math.MaxInt64)
-		rec.Partition = int32(rf.uint("partition", true, 0, math.MaxInt32))
-		rec.Offset = int64(rf.uint("offset", true, 0, math.MaxInt64))
-		rec.Origin = rf.str("origin", false)
-		rec.Version = rf.str("version", false)
-		rec.Metadata = rf.json("metadata")
-		rec.ExpireAfterMs = int64(rf.uint("expire_after_ms", false, 1, math.MaxInt64))
-		rec.PayloadMetadata = rf.json("payload_metadata")
-		rec.Headers = rf.stringMap("headers")
+		rec := decodeRecord(rf)
 		if rf.err != nil {
 			f.err = rf.err
 			return nil
@@ -278,4 +269,27 @@ func decodeRecords(f *fields) []EventRecord {
 		out = append(out, rec)
 	}
 	return out
+}
+
+// decodeRecord decodes the keys of one event record; rf.err is set when they are not valid.
+func decodeRecord(rf *fields) EventRecord {
+	rec := EventRecord{SeqNr: rf.seqNr("seq_nr", true)}
+	if tr, ok := rf.get("tags"); ok {
+		tags, err := tr.stringArray()
+		if err != nil {
+			rf.fail(CodeInvalidArgument, "tags", err)
+		}
+		rec.Tags = sortedSet(tags)
+	}
+	rec.PayloadType, rec.Payload = decodePayload(rf)
+	rec.Timestamp = rf.int("timestamp", true, math.MinInt64, math.MaxInt64)
+	rec.Partition = int32(rf.uint("partition", true, 0, math.MaxInt32))
+	rec.Offset = int64(rf.uint("offset", true, 0, math.MaxInt64))
+	rec.Origin = rf.str("origin", false)
+	rec.Version = rf.str("version", false)
+	rec.Metadata = rf.json("metadata")
+	rec.ExpireAfterMs = int64(rf.uint("expire_after_ms", false, 1, math.MaxInt64))
+	rec.PayloadMetadata = rf.json("payload_metadata")
+	rec.Headers = rf.stringMap("headers")
+	return rec
 }

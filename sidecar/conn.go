@@ -63,7 +63,7 @@ type conn struct {
 // inflight is a request between its arrival and its final reply.
 type inflight struct {
 	op     protocol.Op
-	stream *stream // for reads
+	stream *stream // for reads and subscriptions
 }
 
 func newConn(s *Server, nc net.Conn, n uint64) *conn {
@@ -284,7 +284,12 @@ func (c *conn) dispatch(body []byte) bool {
 		return reject(errShuttingDown.WithID(id))
 	}
 	fl := &inflight{op: op}
-	if r, ok := req.(*protocol.ReadRequest); ok {
+	switch r := req.(type) {
+	case *protocol.ReadRequest:
+		fl.stream = newStream(c.ctx, int64(r.Credit))
+	case *protocol.SubscribeRequest:
+		fl.stream = newStream(c.ctx, int64(r.Credit))
+	case *protocol.SubscribeAllRequest:
 		fl.stream = newStream(c.ctx, int64(r.Credit))
 	}
 	c.inflight[id] = fl
@@ -360,6 +365,10 @@ func (c *conn) run(req protocol.Request, fl *inflight, arrived time.Time) {
 			rep = c.handleDelete(r)
 		case *protocol.PurgeRequest:
 			rep = c.handlePurge(r)
+		case *protocol.SubscribeRequest:
+			rep = c.handleSubscribe(r, fl.stream)
+		case *protocol.SubscribeAllRequest:
+			rep = c.handleSubscribeAll(r, fl.stream)
 		default:
 			rep = protocol.NewError(id, protocol.CodeUnknownOp, "op %q is not served", req.Op())
 		}

@@ -39,6 +39,10 @@ func wireError(ctx context.Context, id uint64, err error) *protocol.Error {
 		return protocol.NewError(id, protocol.CodeKafkaUnavailable, "%v", err)
 	case errors.Is(err, journal.ErrCassandraUnavailable):
 		return protocol.NewError(id, protocol.CodeCassandraUnavailable, "%v", err)
+	case errors.Is(err, journal.ErrJournalPurged):
+		return protocol.NewError(id, protocol.CodeJournalPurged, "%v", err)
+	case errors.Is(err, journal.ErrFollowerUnavailable):
+		return protocol.NewError(id, protocol.CodeFollowerUnavailable, "%v", err)
 	case errors.Is(err, journal.ErrMarkerTimeout):
 		return protocol.NewError(id, protocol.CodeMarkerTimeout, "%v", err)
 	case errors.Is(err, journal.ErrDataIntegrity),

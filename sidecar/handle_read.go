@@ -174,19 +174,26 @@ func (c *conn) handleRead(r *protocol.ReadRequest, st *stream) protocol.Reply {
 // sendEvents sends records as one events frame, or several when the frame would exceed
 // max_frame_bytes.
 func (c *conn) sendEvents(id uint64, recs []protocol.EventRecord) *protocol.Error {
-	body, err := protocol.EncodeReply(&protocol.ReadEvents{ID: id, Events: recs})
+	return sendSplit(c, id, recs, func(rs []protocol.EventRecord) protocol.Reply { return &protocol.ReadEvents{ID: id, Events: rs} },
+		func(r protocol.EventRecord) int64 { return r.SeqNr })
+}
+
+// sendSplit sends recs as the frame frame(recs), or as several frames of halves when it would exceed
+// max_frame_bytes; seqNr names a record in errors.
+func sendSplit[T any](c *conn, id uint64, recs []T, frame func([]T) protocol.Reply, seqNr func(T) int64) *protocol.Error {
+	body, err := protocol.EncodeReply(frame(recs))
 	if err != nil {
-		return protocol.NewError(id, protocol.CodeInternal, "cannot encode events %d..%d: %v", recs[0].SeqNr, recs[len(recs)-1].SeqNr, err)
+		return protocol.NewError(id, protocol.CodeInternal, "cannot encode events %d..%d: %v", seqNr(recs[0]), seqNr(recs[len(recs)-1]), err)
 	}
 	if len(body) > c.s.cfg.MaxFrameBytes {
 		if len(recs) == 1 {
-			return protocol.NewError(id, protocol.CodeInternal, "event %d takes %d bytes, more than max_frame_bytes %d", recs[0].SeqNr, len(body), c.s.cfg.MaxFrameBytes)
+			return protocol.NewError(id, protocol.CodeInternal, "event %d takes %d bytes, more than max_frame_bytes %d", seqNr(recs[0]), len(body), c.s.cfg.MaxFrameBytes)
 		}
 		half := len(recs) / 2
-		if perr := c.sendEvents(id, recs[:half]); perr != nil {
+		if perr := sendSplit(c, id, recs[:half], frame, seqNr); perr != nil {
 			return perr
 		}
-		return c.sendEvents(id, recs[half:])
+		return sendSplit(c, id, recs[half:], frame, seqNr)
 	}
 	if !c.sendBody(body) {
 		return protocol.NewError(id, protocol.CodeInternal, "connection closed")

@@ -100,13 +100,13 @@ func (l *Log) Records(topic string, partition int32) []journal.ActionRecord {
 	return nil
 }
 
-// Scan calls fn for the records of id in [from, to].
+// Scan calls fn for the records of id (of every journal when id is "") in [from, to].
 func (l *Log) Scan(ctx context.Context, topic string, partition int32, from, to int64, id string, fn func(journal.ActionRecord) error) error {
 	l.mu.Lock()
 	l.scans++
 	l.mu.Unlock()
 	for _, r := range l.Records(topic, partition) {
-		if r.Offset < from || r.Key.ID != id {
+		if r.Offset < from || id != "" && r.Key.ID != id {
 			continue
 		}
 		if r.Offset > to {

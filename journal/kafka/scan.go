@@ -11,8 +11,8 @@ import (
 	"github.com/kjournal/kjournal/journal"
 )
 
-// Scan calls fn, in offset order, for each action of journal id in topic/partition with an offset in
-// [from, to]; it implements journal.Log.
+// Scan calls fn, in offset order, for each action of journal id (of every journal when id is "") in
+// topic/partition with an offset in [from, to]; it implements journal.Log.
 //
 // It borrows a consumer from the pool (waiting, bounded by ctx, while Config.PoolSize scans run) and
 // fetches the partition from from until it passes to. Records of other journals are skipped by key,
@@ -202,7 +202,7 @@ func (s *scanner) visit(block *sarama.FetchResponseBlock, to int64, id string, f
 						return true, true, partial, nil
 					}
 					s.offset = offset + 1
-					if string(rec.Key) != id { // compares without allocating
+					if id == "" && len(rec.Key) == 0 || id != "" && string(rec.Key) != id { // compares without allocating
 						continue
 					}
 					timestamp := batch.FirstTimestamp.Add(rec.TimestampDelta)
@@ -215,7 +215,7 @@ func (s *scanner) visit(block *sarama.FetchResponseBlock, to int64, id string, f
 						Timestamp: timestamp, BlockTimestamp: batch.MaxTimestamp,
 					})
 					if err != nil {
-						return true, true, partial, integrityError(id, err)
+						return true, true, partial, integrityError(string(rec.Key), err)
 					}
 					if ok {
 						if err := fn(action); err != nil {
