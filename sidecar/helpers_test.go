@@ -241,7 +241,8 @@ func (c *client) readLoop() {
 			continue
 		}
 		final := true
-		if _, ok := rep.(*protocol.ReadEvents); ok {
+		switch rep.(type) {
+		case *protocol.ReadEvents, *protocol.SubscribeAllEvents:
 			final = false
 		}
 		if final {
@@ -362,6 +363,10 @@ func setID(req protocol.Request, c *client) uint64 {
 	case *protocol.PurgeRequest:
 		return next(&r.ID)
 	case *protocol.PingRequest:
+		return next(&r.ID)
+	case *protocol.SubscribeRequest:
+		return next(&r.ID)
+	case *protocol.SubscribeAllRequest:
 		return next(&r.ID)
 	}
 	panic(fmt.Sprintf("unknown request %T", req))
