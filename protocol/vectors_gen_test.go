@@ -174,6 +174,14 @@ var vectorDefs = []vectorDef{
 		msg: &protocol.PingRequest{ID: 13}},
 	{name: "ping-max-id", direction: "request", op: protocol.OpPing, note: "the largest id, 2^53-1, with a timeout",
 		msg: &protocol.PingRequest{ID: protocol.MaxID, TimeoutMs: 100}},
+	{name: "subscribe-minimal", direction: "request", op: protocol.OpSubscribe, note: "from seq_nr 1, 100 events of initial credit",
+		msg: &protocol.SubscribeRequest{ID: 14, Journal: "order-42", Credit: 100}},
+	{name: "subscribe-full", direction: "request", op: protocol.OpSubscribe, note: "resume after seq_nr 41, start paused",
+		msg: &protocol.SubscribeRequest{ID: 15, Journal: "order-42", Topic: "journal", From: 42, Credit: 0, TimeoutMs: 10000}},
+	{name: "subscribe-all-minimal", direction: "request", op: protocol.OpSubscribeAll, note: "the default topic from the oldest record of every partition",
+		msg: &protocol.SubscribeAllRequest{ID: 16, Credit: 256}},
+	{name: "subscribe-all-resume", direction: "request", op: protocol.OpSubscribeAll, note: "stored positions for partitions 0 and 3, the others from latest",
+		msg: &protocol.SubscribeAllRequest{ID: 17, Topic: "journal", From: protocol.FromLatest, Offsets: []protocol.PartitionStart{{Partition: 0, Offset: 1001}, {Partition: 3, Offset: 1 << 40}}, Credit: 256, TimeoutMs: 10000}},
 
 	// Replies.
 	{name: "hello-reply", direction: "reply", op: protocol.OpHello,
@@ -206,6 +214,15 @@ var vectorDefs = []vectorDef{
 		msg: &protocol.PurgeReply{ID: 12, Partition: 3, Offset: 12347}},
 	{name: "ping-reply", direction: "reply", op: protocol.OpPing,
 		msg: &protocol.PingReply{ID: 13}},
+	{name: "subscribe-events", direction: "reply", op: protocol.OpSubscribe, note: "a subscription's frames are read events frames; it has no end frame",
+		msg: &protocol.ReadEvents{ID: 14, Events: []protocol.EventRecord{record1}}},
+	{name: "subscribe-all-events", direction: "reply", op: protocol.OpSubscribeAll, note: "each record names its journal; partition and offset are the position to store",
+		msg: &protocol.SubscribeAllEvents{ID: 16, Events: []protocol.TopicEventRecord{
+			{Journal: "order-42", EventRecord: record1},
+			{Journal: "order-7", EventRecord: protocol.EventRecord{SeqNr: 3, PayloadType: protocol.PayloadText, Payload: "hello", Timestamp: 1764090000125, Partition: 0, Offset: 1001}},
+		}}},
+	{name: "error-journal-purged", direction: "reply", op: protocol.OpSubscribe, note: "the end of subscription 14: the journal was purged",
+		msg: protocol.NewError(14, protocol.CodeJournalPurged, "journal:order-42 purged at 3:1100")},
 	{name: "error-timeout", direction: "reply", op: protocol.OpAppend,
 		msg: protocol.NewError(2, protocol.CodeTimeout, "append order-42: no acknowledgement from Kafka within 5000 ms")},
 	{name: "error-cancelled", direction: "reply", op: protocol.OpRead, note: "the end of read stream 8 after cancel",
@@ -290,6 +307,18 @@ var invalidDefs = []invalidDef{
 	{name: "delete-no-to", body: req(32, "delete", 1, func(b *w) { b.kv("journal").s("j") }), code: protocol.CodeInvalidArgument, replyID: 32},
 	{name: "delete-to-zero", body: req(32, "delete", 2, func(b *w) { b.kv("journal").s("j").kv("to").u(0) }), code: protocol.CodeInvalidSeqNr, replyID: 32},
 	{name: "pointer-journal-nil", body: req(33, "pointer", 1, func(b *w) { b.kv("journal").nil() }), code: protocol.CodeInvalidArgument, replyID: 33},
+	{name: "subscribe-no-credit", body: req(34, "subscribe", 1, func(b *w) { b.kv("journal").s("j") }), code: protocol.CodeInvalidArgument, replyID: 34},
+	{name: "subscribe-from-zero", body: req(34, "subscribe", 3, func(b *w) { b.kv("journal").s("j").kv("credit").u(1).kv("from").u(0) }), code: protocol.CodeInvalidSeqNr, replyID: 34},
+	{name: "subscribe-no-journal", body: req(34, "subscribe", 1, func(b *w) { b.kv("credit").u(1) }), code: protocol.CodeInvalidArgument, replyID: 34},
+	{name: "subscribe-all-bad-from", body: req(35, "subscribe_all", 2, func(b *w) { b.kv("credit").u(1).kv("from").s("middle") }), code: protocol.CodeInvalidArgument, replyID: 35},
+	{name: "subscribe-all-offsets-not-array", body: req(35, "subscribe_all", 2, func(b *w) { b.kv("credit").u(1).kv("offsets").m(0) }), code: protocol.CodeInvalidArgument, replyID: 35},
+	{name: "subscribe-all-offset-negative", body: req(35, "subscribe_all", 2, func(b *w) {
+		b.kv("credit").u(1).kv("offsets").a(1).m(2).kv("partition").u(0).kv("offset").i(-1)
+	}), code: protocol.CodeInvalidArgument, replyID: 35},
+	{name: "subscribe-all-partition-twice", body: req(35, "subscribe_all", 2, func(b *w) {
+		b.kv("credit").u(1).kv("offsets").a(2).m(2).kv("partition").u(1).kv("offset").u(5).m(2).kv("partition").u(1).kv("offset").u(6)
+	}), code: protocol.CodeInvalidArgument, replyID: 35},
+	{name: "subscribe-all-no-credit", body: req(35, "subscribe_all", 0, func(*w) {}), code: protocol.CodeInvalidArgument, replyID: 35},
 	{name: "credit-zero", note: "credit and cancel errors are connection-level: id 0, not the stream's id",
 		body: req(8, "credit", 1, func(b *w) { b.kv("n").u(0) }), code: protocol.CodeInvalidArgument},
 	{name: "credit-no-n", body: req(8, "credit", 0, func(*w) {}), code: protocol.CodeInvalidArgument},

@@ -77,7 +77,9 @@ func (c *conn) handleSubscribeAll(r *protocol.SubscribeAllRequest, st *stream) p
 		}
 		if len(recs) > 0 {
 			perr := sendSplit(c, r.ID, recs,
-				func(rs []protocol.TopicEventRecord) protocol.Reply { return &protocol.SubscribeAllEvents{ID: r.ID, Events: rs} },
+				func(rs []protocol.TopicEventRecord) protocol.Reply {
+					return &protocol.SubscribeAllEvents{ID: r.ID, Events: rs}
+				},
 				func(rec protocol.TopicEventRecord) int64 { return rec.SeqNr })
 			if perr != nil {
 				return 0, perr, nil
