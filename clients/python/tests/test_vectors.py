@@ -17,6 +17,7 @@ import pytest
 import kjournal
 from kjournal import Client, Event, protocol
 from kjournal._codes import ERRORS_BY_CODE
+from kjournal.model import TopicEventRecord
 from kjournal.protocol import (
     ConnectionNotice,
     FrameDecoder,
@@ -25,6 +26,7 @@ from kjournal.protocol import (
     ReadEvents,
     Reply,
     Session,
+    TopicEvents,
 )
 
 from .conftest import VECTORS_PATH, assert_same, from_notation, load_json
@@ -51,8 +53,13 @@ def ids(vs: list[dict[str, Any]]) -> list[str]:
 
 def test_vectors_cover_every_op_and_reply() -> None:
     ops = {v["op"] for v in REQUESTS}
-    assert ops == {"hello", "append", "read", "credit", "cancel", "pointer", "delete", "purge", "ping"}
-    assert {v["op"] for v in REPLIES} >= {"hello", "append", "read", "pointer", "delete", "purge", "ping"}
+    assert ops == {
+        "hello", "append", "read", "credit", "cancel", "pointer", "delete", "purge", "ping",
+        "subscribe", "subscribe_all",
+    }
+    assert {v["op"] for v in REPLIES} >= {
+        "hello", "append", "read", "pointer", "delete", "purge", "ping", "subscribe", "subscribe_all",
+    }
 
 
 @pytest.mark.parametrize("v", VECTORS["vectors"], ids=ids(VECTORS["vectors"]))
@@ -107,6 +114,17 @@ def build_request(d: dict[str, Any]) -> dict[str, Any]:
         return protocol.purge_request(id, d["journal"], topic=d.get("topic"), timeout_ms=d.get("timeout_ms"))
     if op == "ping":
         return protocol.ping_request(id, timeout_ms=d.get("timeout_ms"))
+    if op == "subscribe":
+        return protocol.subscribe_request(
+            id, d["journal"], credit=d["credit"], topic=d.get("topic"), from_seq_nr=d.get("from"),
+            timeout_ms=d.get("timeout_ms"),
+        )
+    if op == "subscribe_all":
+        return protocol.subscribe_all_request(
+            id, credit=d["credit"], topic=d.get("topic"), start=d.get("from"),
+            offsets={o["partition"]: o["offset"] for o in d.get("offsets") or ()},
+            timeout_ms=d.get("timeout_ms"),
+        )
     raise AssertionError(f"unknown op {op}")
 
 
@@ -156,6 +174,10 @@ def expected_reply(op: str, d: dict[str, Any]) -> Any:
         return ReadEnd(d["highest_seq_nr"])
     if op == "ping":
         return None
+    if op == "subscribe":
+        return ReadEvents(tuple(expected_record(r) for r in d["events"]))
+    if op == "subscribe_all":
+        return TopicEvents(tuple(TopicEventRecord(r["journal"], expected_record(r)) for r in d["events"]))
     raise AssertionError(op)
 
 
@@ -307,6 +329,13 @@ def _no_duplicate_keys() -> None:
     assert protocol.unpack_body(frame[4:]) == {"a": 2}
 
 
+def _offsets_are_a_mapping() -> None:
+    body = protocol.subscribe_all_request(1, credit=1, offsets={1: 5, 2: 6})
+    assert isinstance(body["offsets"], list)  # always an array, built from a mapping: no partition twice
+    parts = [o["partition"] for o in body["offsets"]]
+    assert len(parts) == len(set(parts))
+
+
 # How each invalid request of vectors.json is prevented client-side: a call that must raise
 # ValueError or TypeError, or, where the API cannot express it at all, a check of why.
 PREVENTED: dict[str, tuple[type[Exception], Callable[[], Any]] | Callable[[], None]] = {
@@ -363,6 +392,16 @@ PREVENTED: dict[str, tuple[type[Exception], Callable[[], Any]] | Callable[[], No
     "credit-zero": (ValueError, lambda: protocol.credit_request(8, 0)),
     "credit-no-n": (TypeError, lambda: protocol.credit_request(8, None)),  # type: ignore[arg-type]
     "cancel-id-zero": (ValueError, lambda: protocol.cancel_request(0)),
+    "subscribe-no-credit": (TypeError, lambda: protocol.subscribe_request(1, "j")),  # type: ignore[call-arg]
+    "subscribe-from-zero": (ValueError, lambda: _journal().subscribe(from_seq_nr=0)),
+    "subscribe-no-journal": (TypeError, lambda: _journal(None)),
+    "subscribe-all-bad-from": (ValueError, lambda: Client(NOWHERE).subscribe_all(start="middle")),
+    "subscribe-all-offsets-not-array": _offsets_are_a_mapping,
+    "subscribe-all-offset-negative": (
+        ValueError, lambda: Client(NOWHERE).subscribe_all(after=[kjournal.Position(0, -1, 1)]),
+    ),
+    "subscribe-all-partition-twice": _offsets_are_a_mapping,
+    "subscribe-all-no-credit": (TypeError, lambda: protocol.subscribe_all_request(1)),  # type: ignore[call-arg]
 }
 
 

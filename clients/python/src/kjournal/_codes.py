@@ -37,6 +37,7 @@ __all__ = [
     "TopicNotAllowedError",
     "PermissionDeniedError",
     "RecordTooLargeError",
+    "JournalPurgedError",
     "TooManyRequestsError",
     "TooManyConnectionsError",
     "ReadCancelledError",
@@ -45,6 +46,7 @@ __all__ = [
     "KafkaUnavailableError",
     "CassandraUnavailableError",
     "MarkerTimeoutError",
+    "FollowerUnavailableError",
     "DataIntegrityError",
     "SidecarInternalError",
 ]
@@ -67,6 +69,7 @@ class ErrorCode(IntEnum):
     TOPIC_NOT_ALLOWED = 203
     PERMISSION_DENIED = 204
     RECORD_TOO_LARGE = 205
+    JOURNAL_PURGED = 220
     TOO_MANY_REQUESTS = 300
     TOO_MANY_CONNECTIONS = 301
     CANCELLED = 302
@@ -75,6 +78,7 @@ class ErrorCode(IntEnum):
     KAFKA_UNAVAILABLE = 400
     CASSANDRA_UNAVAILABLE = 401
     MARKER_TIMEOUT = 402
+    FOLLOWER_UNAVAILABLE = 410
     DATA_INTEGRITY = 500
     INTERNAL = 501
 
@@ -220,6 +224,18 @@ class RecordTooLargeError(RequestError):
     default_retryable = False
 
 
+class JournalPurgedError(RequestError):
+    """A subscribe stream saw the journal purged while following it: the events it delivered belong
+    to a journal that no longer exists, and a new journal with the same id may start again from
+    any seq_nr. Subscribe again (from 1) to follow the new journal. (code 220,
+    ``JOURNAL_PURGED``, not retryable)
+    """
+
+    default_code = 220
+    code_name = "JOURNAL_PURGED"
+    default_retryable = False
+
+
 class TooManyRequestsError(FlowError):
     """The connection already has max_in_flight requests in flight (open read streams count). Only
     the new request fails. (code 300, ``TOO_MANY_REQUESTS``, retryable)
@@ -301,6 +317,17 @@ class MarkerTimeoutError(BackendError):
     default_retryable = True
 
 
+class FollowerUnavailableError(BackendError):
+    """subscribe or subscribe_all cannot follow the topic: the sidecar's shared follower (the head
+    cache consumer) could not start, or is disabled by the sidecar's configuration (then the
+    message says so and retrying does not help). (code 410, ``FOLLOWER_UNAVAILABLE``, retryable)
+    """
+
+    default_code = 410
+    code_name = "FOLLOWER_UNAVAILABLE"
+    default_retryable = True
+
+
 class DataIntegrityError(InternalError):
     """Stored data cannot be served: an undecodable Kafka record or Cassandra row, or a duplicate
     or out-of-order seq_nr that cannot be resolved. (code 500, ``DATA_INTEGRITY``, not
@@ -338,6 +365,7 @@ ERRORS_BY_CODE: Final[dict[int, type[JournalError]]] = {
     203: TopicNotAllowedError,
     204: PermissionDeniedError,
     205: RecordTooLargeError,
+    220: JournalPurgedError,
     300: TooManyRequestsError,
     301: TooManyConnectionsError,
     302: ReadCancelledError,
@@ -346,6 +374,7 @@ ERRORS_BY_CODE: Final[dict[int, type[JournalError]]] = {
     400: KafkaUnavailableError,
     401: CassandraUnavailableError,
     402: MarkerTimeoutError,
+    410: FollowerUnavailableError,
     500: DataIntegrityError,
     501: SidecarInternalError,
 }

@@ -20,11 +20,13 @@ from types import TracebackType
 from typing import Any
 
 from . import _common, protocol
+from . import subscription as _subscription
 from ._codes import JournalTimeoutError
 from ._common import Timeout
 from .errors import JournalConnectionError, JournalError
-from .model import Event, EventRecord, PartitionOffset, ServerInfo
+from .model import Event, EventRecord, PartitionOffset, Position, ServerInfo, TopicEventRecord
 from .protocol import ConnectionNotice, ReadEnd, ReadEvents, Session
+from .subscription import AsyncSubscription
 
 __all__ = ["AsyncClient", "AsyncJournal", "AsyncReadStream"]
 
@@ -384,6 +386,30 @@ class AsyncClient:
         """The journal ``id`` in ``topic`` (default: the sidecar's default topic)."""
         return AsyncJournal(self, id, topic)
 
+    def subscribe_all(
+        self,
+        topic: str | None = None,
+        *,
+        start: str = "earliest",
+        after: Iterable[Position] | None = None,
+        timeout: Timeout = None,
+    ) -> AsyncSubscription[TopicEventRecord]:
+        """Follow every event of ``topic``, partition by partition in offset order, for projections.
+
+        Returns a :class:`~kjournal.subscription.AsyncSubscription` of
+        :class:`~kjournal.model.TopicEventRecord` values (the journal, the record, and the
+        ``position`` to store). Partitions with a stored position in ``after`` resume right after
+        it; the others start at ``start``: ``"earliest"`` (the oldest record Kafka still holds) or
+        ``"latest"`` (only what is appended from now on). It never ends by itself; leave the loop
+        to cancel.
+        """
+        ms = self._ms(timeout)
+        offsets, applied = _subscription.resume_offsets(after)
+        body = protocol.subscribe_all_request(
+            0, credit=0, topic=topic, start=start, offsets=offsets, timeout_ms=ms
+        )
+        return AsyncSubscription(self, body, self._read_window, ms, applied)
+
     async def ping(self, *, timeout: Timeout = None) -> None:
         """Check that the connection and the sidecar are alive."""
         ms = self._ms(timeout)
@@ -472,6 +498,23 @@ class AsyncJournal:
             self.id, self.topic, from_seq_nr, to_seq_nr, max_count, ms, self.client._read_window
         )
         return AsyncReadStream(self.client, body, credits, ms)
+
+    def subscribe(self, from_seq_nr: int = 1, *, timeout: Timeout = None) -> AsyncSubscription[EventRecord]:
+        """Follow the journal: its events from ``from_seq_nr`` on, then each new one as it is appended.
+
+        Returns a :class:`~kjournal.subscription.AsyncSubscription`: iterate it (``async for record in …``) to get
+        every event once, in seq_nr order, with no gap between the events already written and the
+        live ones. It never ends by itself: leave the loop to cancel. It fails with
+        ``JournalPurgedError`` if the journal is purged meanwhile (a delete changes nothing: what it
+        deletes was delivered already). To resume, e.g. after a sidecar restart
+        (``ShuttingDownError``), subscribe again from the last seq_nr applied + 1. ``timeout``
+        bounds the sidecar's own work (each catch-up read), not the wait for new events.
+        """
+        ms = self.client._ms(timeout)
+        body = protocol.subscribe_request(
+            0, self.id, credit=0, topic=self.topic, from_seq_nr=from_seq_nr, timeout_ms=ms
+        )
+        return AsyncSubscription(self.client, body, self.client._read_window, ms)
 
     async def pointer(self, *, timeout: Timeout = None) -> int | None:
         """The journal's last seq_nr, or None when it has no events."""

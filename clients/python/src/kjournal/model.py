@@ -28,7 +28,9 @@ __all__ = [
     "EventRecord",
     "PartitionOffset",
     "PayloadType",
+    "Position",
     "ServerInfo",
+    "TopicEventRecord",
     "check_json",
     "check_seq_nr",
 ]
@@ -251,3 +253,36 @@ class ServerInfo:
     def default_timeout(self) -> timedelta:
         """The deadline of requests sent without a timeout."""
         return timedelta(milliseconds=self.default_timeout_ms)
+
+
+class Position(NamedTuple):
+    """Where a projection fed by ``subscribe_all`` got to in one partition: the partition, offset
+    and seq_nr of the last event it applied. Store it with the projection's state; pass the stored
+    positions as ``after`` to resume exactly after that event (events appended together share an
+    offset, so the seq_nr tells how far into that record the projection got)."""
+
+    partition: int
+    offset: int
+    seq_nr: int
+
+
+@dataclass(frozen=True)
+class TopicEventRecord:
+    """An event delivered by ``subscribe_all``: the journal it belongs to and the record.
+
+    The record's fields are also available directly (``r.seq_nr``, ``r.payload``, …);
+    :attr:`position` is what a projection stores to resume after this event.
+    """
+
+    journal: str
+    record: EventRecord
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "record":  # not set yet (e.g. during unpickling)
+            raise AttributeError(name)
+        return getattr(self.record, name)
+
+    @property
+    def position(self) -> Position:
+        """The position to store after applying this event."""
+        return Position(self.record.partition, self.record.offset, self.record.seq_nr)

@@ -38,6 +38,7 @@ from .model import (
     PartitionOffset,
     PayloadType,
     ServerInfo,
+    TopicEventRecord,
     check_json,
     check_seq_nr,
     check_str,
@@ -59,6 +60,7 @@ __all__ = [
     "ReadEnd",
     "ReadEvents",
     "Reply",
+    "TopicEvents",
     "Session",
     "append_request",
     "cancel_request",
@@ -74,6 +76,8 @@ __all__ = [
     "pointer_request",
     "purge_request",
     "read_request",
+    "subscribe_all_request",
+    "subscribe_request",
     "unpack_body",
 ]
 
@@ -364,6 +368,57 @@ def read_request(
     return body
 
 
+def subscribe_request(
+    id: int,
+    journal: str,
+    *,
+    credit: int,
+    topic: str | None = None,
+    from_seq_nr: int | None = None,
+    timeout_ms: int | None = None,
+) -> dict[str, Any]:
+    """``subscribe``: the journal's events from ``from_seq_nr`` on, then each new one; never ends."""
+    body = _journal_request("subscribe", id, journal, topic)
+    if from_seq_nr is not None:
+        body["from"] = check_seq_nr(from_seq_nr, "from_seq_nr")
+    body["credit"] = _check_int(credit, "credit", 0, MAX_CREDIT)
+    if (t := _check_timeout_ms(timeout_ms)) is not None:
+        body["timeout_ms"] = t
+    return body
+
+
+def subscribe_all_request(
+    id: int,
+    *,
+    credit: int,
+    topic: str | None = None,
+    start: str | None = None,
+    offsets: Mapping[int, int] | None = None,
+    timeout_ms: int | None = None,
+) -> dict[str, Any]:
+    """``subscribe_all``: every event of the topic; ``offsets`` maps partitions to the first offset
+    to deliver, the others start at ``start`` (``"earliest"``, the default, or ``"latest"``)."""
+    body: dict[str, Any] = {"id": _check_id(id), "op": "subscribe_all"}
+    if topic is not None:
+        body["topic"] = check_topic(topic)
+    if start is not None:
+        if start not in ("earliest", "latest"):
+            raise ValueError(f"start must be 'earliest' or 'latest', got {start!r}")
+        body["from"] = start
+    if offsets:
+        body["offsets"] = [
+            {
+                "partition": _check_int(p, "partition", 0, 2**31 - 1),
+                "offset": _check_int(o, "offset", 0, 2**63 - 1),
+            }
+            for p, o in sorted(offsets.items())
+        ]
+    body["credit"] = _check_int(credit, "credit", 0, MAX_CREDIT)
+    if (t := _check_timeout_ms(timeout_ms)) is not None:
+        body["timeout_ms"] = t
+    return body
+
+
 def credit_request(id: int, n: int) -> dict[str, Any]:
     """``credit``: grant read stream ``id`` ``n`` more events. Gets no reply."""
     return {"id": _check_int(id, "id", 1, MAX_ID), "op": "credit", "n": _check_int(n, "n", 1, MAX_CREDIT)}
@@ -431,6 +486,13 @@ class ReadEvents:
     """An events frame of a read stream."""
 
     records: tuple[EventRecord, ...]
+
+
+@dataclass(frozen=True)
+class TopicEvents:
+    """An events frame of a subscribe_all stream."""
+
+    records: tuple[TopicEventRecord, ...]
 
 
 @dataclass(frozen=True)
@@ -587,9 +649,26 @@ def parse_reply(op: str, body: Mapping[str, Any]) -> Any:
                 raise _bad(what, f"highest_seq_nr {highest} out of range")
             return ReadEnd(highest)
         raise _bad(what, "a frame with neither events, end nor error")
+    if op == "subscribe":
+        return ReadEvents(tuple(parse_event_record(e) for e in _events(body, what)))
+    if op == "subscribe_all":
+        return TopicEvents(tuple(_parse_topic_record(e) for e in _events(body, what)))
     if op == "ping":
         return None
     raise ValueError(f"unknown op {op!r}")
+
+
+def _events(body: Mapping[str, Any], what: str) -> list[Any]:
+    events = body.get("events")
+    if not isinstance(events, list):
+        raise _bad(what, "a frame with neither events nor error")
+    return events
+
+
+def _parse_topic_record(m: object) -> TopicEventRecord:
+    if not isinstance(m, dict):
+        raise _bad("topic event record", f"a {type(m).__name__}, not a map")
+    return TopicEventRecord(_get_str(m, "journal", "topic event record"), parse_event_record(m))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -707,7 +786,7 @@ class Session:
         if op is None:
             return None
         value = parse_reply(op, body)
-        final = not isinstance(value, ReadEvents)
+        final = not isinstance(value, (ReadEvents, TopicEvents))
         if final:
             del self._ops[id]
         if op == "hello" and isinstance(value, ServerInfo):
