@@ -2,9 +2,10 @@ import { Connection } from './connection.js';
 import type { ConnectionError } from './errors.js';
 import { Journal } from './journal.js';
 import { resolveOptions, type ConnectOptions } from './options.js';
-import { decodePingReply, toWire } from './protocol.js';
-import type { CallOptions, JournalOptions, ServerInfo } from './types.js';
-import { stringArg, topicArg } from './values.js';
+import { decodePingReply, decodeSubscribeAllFrame, toWire } from './protocol.js';
+import { Subscription } from './read.js';
+import type { CallOptions, JournalOptions, Position, ServerInfo, SubscribeAllOptions, TopicEventRecord } from './types.js';
+import { MAX_INT31, smallIntArg, stringArg, topicArg } from './values.js';
 
 /**
  * Connects to the sidecar and says hello. Resolves when the sidecar answered the hello.
@@ -54,6 +55,35 @@ export class Client implements AsyncDisposable {
     const journalId = stringArg(id, 'journal id', true);
     const topic = options.topic === undefined || options.topic === null ? undefined : topicArg(options.topic);
     return new Journal(this.#conn, journalId, topic);
+  }
+
+  /**
+   * Follows every event of a topic, partition by partition in offset order, for projections: each a
+   * {@link TopicEventRecord} (the journal and the record; `positionOf(r)` is what to store). Partitions
+   * with a stored position in `after` resume right after it; the others start at `start`: `'earliest'`
+   * (the oldest record Kafka still holds, the default) or `'latest'`. Never ends by itself; see
+   * {@link Subscription}.
+   * @throws TypeError or RangeError (synchronously) for bad options.
+   */
+  subscribeAll(options: SubscribeAllOptions = {}): Subscription<TopicEventRecord> {
+    const bufferSize = options.bufferSize === undefined ? this.#conn.opts.readBufferSize : smallIntArg(options.bufferSize, 'bufferSize', 1, MAX_INT31);
+    const last = new Map<number, Position>();
+    for (const p of options.after ?? []) last.set(p.partition, p);
+    const wire = toWire({
+      op: 'subscribe_all',
+      topic: options.topic,
+      from: options.start,
+      offsets: [...last.values()].sort((a, b) => a.partition - b.partition).map((p) => ({ partition: p.partition, offset: p.offset })),
+      credit: bufferSize,
+      timeoutMs: options.timeoutMs ?? this.#conn.opts.timeoutMs,
+    });
+    this.#conn.checkOpen();
+    // Events of a stored position's record up to its seq_nr were applied already.
+    const applied = (r: TopicEventRecord): boolean => {
+      const p = last.get(r.partition);
+      return p !== undefined && BigInt(r.offset) === BigInt(p.offset) && BigInt(r.seqNr) <= BigInt(p.seqNr);
+    };
+    return new Subscription(this.#conn, wire, bufferSize, decodeSubscribeAllFrame, applied);
   }
 
   /** Checks that the connection and the sidecar are alive. Touches no backend. */

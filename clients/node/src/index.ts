@@ -13,7 +13,8 @@
  */
 export { connect, Client } from './client.js';
 export { Journal } from './journal.js';
-export { ReadStream } from './read.js';
+export { ReadStream, Subscription } from './read.js';
+export { positionOf } from './types.js';
 export { DEFAULT_OPTIONS, DEFAULT_SOCKET_PATH, type ConnectOptions } from './options.js';
 export { KjournalError, SidecarError, ConnectionError, BadReplyError, type KjournalErrorFields } from './errors.js';
 export * from './codes.js';

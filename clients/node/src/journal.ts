@@ -1,7 +1,7 @@
 import type { Connection } from './connection.js';
-import { decodeDeleteReply, decodePartitionOffset, decodePointerReply, toWire } from './protocol.js';
-import { ReadStream } from './read.js';
-import type { AppendOptions, CallOptions, Event, PartitionOffset, ReadOptions, SeqNr } from './types.js';
+import { decodeDeleteReply, decodePartitionOffset, decodePointerReply, decodeSubscribeFrame, toWire } from './protocol.js';
+import { ReadStream, Subscription } from './read.js';
+import type { AppendOptions, CallOptions, Event, EventRecord, PartitionOffset, ReadOptions, SeqNr, SubscribeOptions } from './types.js';
 import { MAX_INT31, smallIntArg } from './values.js';
 
 /**
@@ -70,6 +70,21 @@ export class Journal {
     if (max !== undefined && BigInt(max) < BigInt(bufferSize)) wire['credit'] = Number(max);
     this.#conn.checkOpen();
     return new ReadStream(this.#conn, wire, wire['credit'] as number);
+  }
+
+  /**
+   * Follows the journal: its events from `from` on (those already written, as a read streams them),
+   * then each new one as it is appended — every event once, in seq_nr order, with no gap at the
+   * switch-over. Never ends by itself; see {@link Subscription}. A delete changes nothing (what it
+   * deletes was delivered already); a purge ends it with `JournalPurgedError`. `timeoutMs` bounds the
+   * sidecar's own work (each catch-up read), not the wait for new events.
+   * @throws TypeError or RangeError (synchronously) for bad options.
+   */
+  subscribe(options: SubscribeOptions = {}): Subscription<EventRecord> {
+    const bufferSize = options.bufferSize === undefined ? this.#conn.opts.readBufferSize : smallIntArg(options.bufferSize, 'bufferSize', 1, MAX_INT31);
+    const wire = toWire({ op: 'subscribe', journal: this.id, topic: this.topic, from: options.from, credit: bufferSize, timeoutMs: this.#timeout(options) });
+    this.#conn.checkOpen();
+    return new Subscription(this.#conn, wire, bufferSize, decodeSubscribeFrame);
   }
 
   /** The journal's last seq_nr, or `null` when it has no events. */

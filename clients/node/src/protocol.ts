@@ -17,7 +17,7 @@ import { Decoder, Encoder } from '@msgpack/msgpack';
 import { CODES, ERROR_CLASSES, FAMILIES } from './codes.js';
 import { BadReplyError, SidecarError } from './errors.js';
 import { frame } from './frame.js';
-import type { AppendOptions, Event, EventRecord, Int, JsonValue, PartitionOffset, SeqNr, ServerInfo } from './types.js';
+import type { AppendOptions, Event, EventRecord, Int, JsonValue, PartitionOffset, SeqNr, ServerInfo, TopicEventRecord } from './types.js';
 import {
   MAX_INT31,
   MAX_SEQ_NR,
@@ -85,6 +85,21 @@ export interface PingRequest {
   op: 'ping';
   timeoutMs?: number | undefined;
 }
+export interface SubscribeRequest extends JournalRequest {
+  op: 'subscribe';
+  from?: SeqNr | undefined;
+  credit: number;
+}
+export interface SubscribeAllRequest {
+  op: 'subscribe_all';
+  topic?: string | undefined;
+  /** Where partitions without an explicit offset start: `'earliest'` (the default) or `'latest'`. */
+  from?: 'earliest' | 'latest' | undefined;
+  /** The first offset to deliver of each partition listed. */
+  offsets?: readonly { partition: number; offset: Int }[] | undefined;
+  credit: number;
+  timeoutMs?: number | undefined;
+}
 /** A request, in the client's terms. */
 export type Request =
   | HelloRequest
@@ -95,7 +110,9 @@ export type Request =
   | PointerRequest
   | DeleteRequest
   | PurgeRequest
-  | PingRequest;
+  | PingRequest
+  | SubscribeRequest
+  | SubscribeAllRequest;
 
 /** A checked request in wire form: a map with the keys of PROTOCOL.md in table order, `id` first. */
 export interface WireRequest {
@@ -203,6 +220,32 @@ export function toWire(r: Request): WireRequest {
     case 'ping':
       timeout(w, r.timeoutMs);
       break;
+    case 'subscribe':
+      journalFields(w, r);
+      if (r.from !== undefined && r.from !== null) w['from'] = seqNrArg(r.from, 'from');
+      w['credit'] = smallIntArg(r.credit, 'credit', 0, MAX_INT31);
+      timeout(w, r.timeoutMs);
+      break;
+    case 'subscribe_all': {
+      if (r.topic !== undefined && r.topic !== null) w['topic'] = topicArg(r.topic);
+      if (r.from !== undefined && r.from !== null) {
+        if (r.from !== 'earliest' && r.from !== 'latest') throw new RangeError(`from: must be 'earliest' or 'latest', got ${JSON.stringify(r.from)}`);
+        w['from'] = r.from;
+      }
+      if (r.offsets !== undefined && r.offsets !== null && !Array.isArray(r.offsets)) throw new TypeError('offsets: must be an array');
+      if (r.offsets !== undefined && r.offsets !== null && r.offsets.length > 0) {
+        const seen = new Set<number>();
+        w['offsets'] = r.offsets.map((o, i) => {
+          const partition = smallIntArg(o.partition, `offsets[${i}].partition`, 0, MAX_INT31);
+          if (seen.has(partition)) throw new RangeError(`offsets[${i}].partition: partition ${partition} is listed twice`);
+          seen.add(partition);
+          return { partition, offset: intArg(o.offset, `offsets[${i}].offset`, 0n, MAX_SEQ_NR) };
+        });
+      }
+      w['credit'] = smallIntArg(r.credit, 'credit', 0, MAX_INT31);
+      timeout(w, r.timeoutMs);
+      break;
+    }
     default:
       throw new RangeError(`op: unknown op ${JSON.stringify((r as { op: unknown }).op)}`);
   }
@@ -392,12 +435,40 @@ export function decodeReadFrame(b: Body): ReadFrame {
   return { kind: 'events', events: events.map((e, i) => decodeEventRecord(e, `events[${i}]`)) };
 }
 
+/** An events frame of a subscription (subscribe: event records; subscribe_all: with their journal). */
+export type SubscriptionFrame<T> = { kind: 'events'; events: T[] };
+
+/** An events frame of a subscribe stream: a subscription has no end frame. */
+export function decodeSubscribeFrame(b: Body): SubscriptionFrame<EventRecord> {
+  return { kind: 'events', events: eventsOf(b, 'subscribe').map((e, i) => decodeEventRecord(e, `events[${i}]`)) };
+}
+
+/** An events frame of a subscribe_all stream: records with the journal they belong to. */
+export function decodeSubscribeAllFrame(b: Body): SubscriptionFrame<TopicEventRecord> {
+  return {
+    kind: 'events',
+    events: eventsOf(b, 'subscribe_all').map((e, i) => {
+      const what = `events[${i}]`;
+      const r = decodeEventRecord(e, what) as TopicEventRecord;
+      r.journal = str(e as Body, 'journal', what);
+      return r;
+    }),
+  };
+}
+
+function eventsOf(b: Body, op: string): unknown[] {
+  const events = b['events'];
+  if (!Array.isArray(events) || events.length === 0) throw new BadReplyError(`${op} frame: neither events nor error`);
+  return events;
+}
+
 /** What a reply means, given the op of its request. */
 export type Reply =
   | { kind: 'error'; error: SidecarError }
   | { kind: 'hello'; info: ServerInfo }
   | { kind: 'result'; result: PartitionOffset | SeqNr | null | undefined }
-  | ReadFrame;
+  | ReadFrame
+  | SubscriptionFrame<TopicEventRecord>;
 
 /**
  * Decodes a reply body knowing the op of its request (ops without replies, `credit` and `cancel`,
@@ -421,6 +492,10 @@ export function decodeReply(op: Request['op'], b: Body): Reply {
       return { kind: 'result', result: undefined };
     case 'read':
       return decodeReadFrame(b);
+    case 'subscribe':
+      return decodeSubscribeFrame(b);
+    case 'subscribe_all':
+      return decodeSubscribeAllFrame(b);
     default:
       throw new BadReplyError(`unexpected reply to ${op}`);
   }

@@ -1,6 +1,6 @@
 import type { BadReplyError, ConnectionError } from './errors.js';
 import { localTimeout, type Connection, type Handler } from './connection.js';
-import { decodeReadFrame, replyError, toWire, type Body, type WireRequest } from './protocol.js';
+import { decodeReadFrame, replyError, toWire, type Body, type ReadFrame, type SubscriptionFrame, type WireRequest } from './protocol.js';
 import type { EventRecord, SeqNr } from './types.js';
 
 type State =
@@ -9,22 +9,10 @@ type State =
   | 'done'; // the iterator has finished (end, error, break); frames still coming are dropped
 
 /**
- * The events of one read, in seq_nr order, as an `AsyncIterable`. Iterate it once with `for await`.
- *
- * - Nothing is sent until the iteration starts.
- * - The sidecar sends at most `bufferSize` events ahead of the consumer: the client grants more credit
- *   as events are taken (each time half of the buffer has been consumed).
- * - Leaving the loop early (`break`, `return`, a thrown error) cancels the read on the sidecar.
- * - After the loop has run to its end, {@link highestSeqNr} holds the journal's highest seq_nr as of
- *   the read, whatever `from`, `to` and `max` were: what {@link Journal.pointer} would have answered.
- *
- * ```ts
- * const events = journal.read({ from: 1 });
- * for await (const e of events) apply(e);
- * const next = events.highestSeqNr; // null when the journal has no events
- * ```
+ * The machinery shared by {@link ReadStream} and {@link Subscription}: one stream of events paced by
+ * credit, iterated once with `for await`, cancelled when the loop is left early.
  */
-export class ReadStream implements AsyncIterable<EventRecord> {
+abstract class EventStream<T> implements AsyncIterable<T> {
   #conn: Connection;
   #wire: WireRequest;
   #credit: number;
@@ -32,31 +20,31 @@ export class ReadStream implements AsyncIterable<EventRecord> {
   #iterated = false;
   #id = 0;
   #final = false; // the sidecar sent the stream's final frame (or the connection ended)
-  #queue: EventRecord[] = [];
+  #queue: T[] = [];
   #head = 0;
   #outcome: { error: unknown } | { highest: SeqNr | null } | undefined; // how the stream ends, delivered once the queue is drained
   #wake: (() => void) | undefined;
   #consumed = 0; // events taken since the last credit
-  #highest: SeqNr | null | undefined;
   #chain: Promise<unknown> = Promise.resolve(); // the last next() call, settled
 
-  /** @internal Use {@link Journal.read}. */
-  constructor(conn: Connection, wire: WireRequest, credit: number) {
+  #decode: (b: Body) => ReadFrame | SubscriptionFrame<T>;
+  #live: boolean; // a subscription: frames may take any time to come, so no local deadline applies
+  #skip: ((r: T) => boolean) | undefined;
+
+  constructor(conn: Connection, wire: WireRequest, credit: number, decode: (b: Body) => ReadFrame | SubscriptionFrame<T>, live: boolean, skip?: (r: T) => boolean) {
     this.#conn = conn;
     this.#wire = wire;
     this.#credit = credit;
+    this.#decode = decode;
+    this.#live = live;
+    this.#skip = skip;
   }
 
-  /**
-   * The journal's highest seq_nr as of the read (from the stream's end frame), `null` when the journal
-   * has no events; `undefined` until the iteration has run to its end.
-   */
-  get highestSeqNr(): SeqNr | null | undefined {
-    return this.#highest;
-  }
+  /** Called with the end frame's highest seq_nr when the stream ends normally. */
+  protected ended(_highest: SeqNr | null): void {}
 
-  [Symbol.asyncIterator](): AsyncIterator<EventRecord> {
-    if (this.#iterated) throw new Error('a ReadStream can be iterated only once; call read() again');
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    if (this.#iterated) throw new Error(`a ${this.constructor.name} can be iterated only once; call ${this.#wire.op}() again`);
     this.#iterated = true;
     return {
       // Calls are served one after the other, as for-await makes them, even if a caller does not wait.
@@ -74,7 +62,7 @@ export class ReadStream implements AsyncIterable<EventRecord> {
     this.#state = 'open';
     const local = this.#conn.localDeadlineMs(this.#wire['timeout_ms']);
     const prepared = this.#conn.prepare(this.#wire);
-    await this.#conn.acquire(local, 'read');
+    await this.#conn.acquire(local, this.#wire.op);
     const handler: Handler = {
       onFrame: (b) => this.#onFrame(b),
       onBadFrame: (err) => this.#onBadFrame(err),
@@ -89,7 +77,7 @@ export class ReadStream implements AsyncIterable<EventRecord> {
     this.#id = prepared.id;
   }
 
-  async #next(): Promise<IteratorResult<EventRecord>> {
+  async #next(): Promise<IteratorResult<T>> {
     if (this.#state === 'new') {
       try {
         await this.#start();
@@ -101,19 +89,20 @@ export class ReadStream implements AsyncIterable<EventRecord> {
     for (;;) {
       if (this.#head < this.#queue.length) {
         const value = this.#queue[this.#head]!;
-        this.#queue[this.#head++] = undefined as unknown as EventRecord;
+        this.#queue[this.#head++] = undefined as unknown as T;
         if (this.#head === this.#queue.length) {
           this.#queue = [];
           this.#head = 0;
         }
         this.#took();
+        if (this.#skip?.(value)) continue;
         return { value, done: false };
       }
       if (this.#state === 'done') return { value: undefined, done: true };
       if (this.#outcome) {
         this.#state = 'done';
         if ('error' in this.#outcome) throw this.#outcome.error;
-        this.#highest = this.#outcome.highest;
+        this.ended(this.#outcome.highest);
         return { value: undefined, done: true };
       }
       await this.#wait();
@@ -125,11 +114,13 @@ export class ReadStream implements AsyncIterable<EventRecord> {
   #wait(): Promise<void> {
     const ms = this.#conn.localDeadlineMs(this.#wire['timeout_ms']);
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.#fail(localTimeout('read', ms));
-        this.#cancel();
-      }, ms);
-      timer.unref();
+      const timer = this.#live
+        ? undefined
+        : setTimeout(() => {
+            this.#fail(localTimeout(this.#wire.op, ms));
+            this.#cancel();
+          }, ms);
+      timer?.unref();
       this.#wake = () => {
         clearTimeout(timer);
         this.#wake = undefined;
@@ -173,12 +164,12 @@ export class ReadStream implements AsyncIterable<EventRecord> {
         this.#fail(err);
         return true;
       }
-      const f = decodeReadFrame(b);
+      const f = this.#decode(b);
       if (f.kind === 'end') {
         this.#outcome = { highest: f.highestSeqNr };
         this.#notify();
       } else {
-        for (const e of f.events) this.#queue.push(e);
+        for (const e of f.events as T[]) this.#queue.push(e);
         this.#notify();
       }
     } catch (err) {
@@ -199,12 +190,69 @@ export class ReadStream implements AsyncIterable<EventRecord> {
     this.#fail(err);
   }
 
-  async #return(): Promise<IteratorResult<EventRecord>> {
+  async #return(): Promise<IteratorResult<T>> {
     if (this.#state === 'open') this.#cancel();
     this.#state = 'done';
     this.#queue = [];
     this.#head = 0;
     this.#wake?.();
     return { value: undefined, done: true };
+  }
+}
+
+/**
+ * The events of one read, in seq_nr order, as an `AsyncIterable`. Iterate it once with `for await`.
+ *
+ * - Nothing is sent until the iteration starts.
+ * - The sidecar sends at most `bufferSize` events ahead of the consumer: the client grants more credit
+ *   as events are taken (each time half of the buffer has been consumed).
+ * - Leaving the loop early (`break`, `return`, a thrown error) cancels the read on the sidecar.
+ * - After the loop has run to its end, {@link highestSeqNr} holds the journal's highest seq_nr as of
+ *   the read, whatever `from`, `to` and `max` were: what {@link Journal.pointer} would have answered.
+ *
+ * ```ts
+ * const events = journal.read({ from: 1 });
+ * for await (const e of events) apply(e);
+ * const next = events.highestSeqNr; // null when the journal has no events
+ * ```
+ */
+export class ReadStream extends EventStream<EventRecord> {
+  #highest: SeqNr | null | undefined;
+
+  /** @internal Use {@link Journal.read}. */
+  constructor(conn: Connection, wire: WireRequest, credit: number) {
+    super(conn, wire, credit, decodeReadFrame, false);
+  }
+
+  /**
+   * The journal's highest seq_nr as of the read (from the stream's end frame), `null` when the journal
+   * has no events; `undefined` until the iteration has run to its end.
+   */
+  get highestSeqNr(): SeqNr | null | undefined {
+    return this.#highest;
+  }
+
+  protected override ended(highest: SeqNr | null): void {
+    this.#highest = highest;
+  }
+}
+
+/**
+ * A live subscription, as an `AsyncIterable` that never ends by itself: {@link Journal.subscribe} (the
+ * journal's events, caught up then followed) or {@link Client.subscribeAll} (every event of a topic,
+ * with its journal and position). Paced by credit like a read; leaving the loop (`break`, `return`, a
+ * thrown error) cancels it. It ends only with an error: `JournalPurgedError` when the subscribed journal
+ * is purged, `ShuttingDownError` when the sidecar stops, a `ConnectionError`. To survive a sidecar
+ * restart, keep what was applied (the last seq_nr, or each partition's {@link Position}) and subscribe
+ * again from there.
+ *
+ * ```ts
+ * for await (const e of journal.subscribe({ from: next })) { apply(e); next = BigInt(e.seqNr) + 1n; }
+ * ```
+ */
+export class Subscription<T> extends EventStream<T> {
+  /** @internal Use {@link Journal.subscribe} or {@link Client.subscribeAll}. */
+  constructor(conn: Connection, wire: WireRequest, credit: number, decode: (b: Body) => SubscriptionFrame<T>, skip?: (r: T) => boolean) {
+    super(conn, wire, credit, decode, true, skip);
   }
 }

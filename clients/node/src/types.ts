@@ -81,6 +81,29 @@ export type EventRecord = EventRecordBase &
     | { payloadType: null; payload: null }
   );
 
+/** An event delivered by `subscribeAll`: an {@link EventRecord} with the journal it belongs to. */
+export type TopicEventRecord = EventRecord & {
+  /** The journal id. */
+  journal: string;
+};
+
+/**
+ * How far a projection fed by `subscribeAll` got in one partition: the partition, offset and seq_nr of
+ * the last event it applied ({@link positionOf}). Store it with the projection's state and pass the
+ * stored positions as `after` to resume right after that event (events appended together share an
+ * offset, so the seq_nr tells how far into that record the projection got).
+ */
+export interface Position {
+  partition: number;
+  offset: Int;
+  seqNr: SeqNr;
+}
+
+/** The position to store after applying `r`. */
+export function positionOf(r: TopicEventRecord): Position {
+  return { partition: r.partition, offset: r.offset, seqNr: r.seqNr };
+}
+
 /** Where Kafka stored an action. */
 export interface PartitionOffset {
   partition: number;
@@ -143,4 +166,24 @@ export interface ReadOptions extends CallOptions {
 export interface JournalOptions {
   /** The Kafka topic; default: the sidecar's default topic. */
   topic?: string | undefined;
+}
+
+/** Options of {@link Journal.subscribe}. */
+export interface SubscribeOptions extends CallOptions {
+  /** First seq_nr, default 1. */
+  from?: SeqNr | undefined;
+  /** How many events the sidecar may send ahead of the consumer; default: the client's `readBufferSize`. */
+  bufferSize?: number | undefined;
+}
+
+/** Options of {@link Client.subscribeAll}. */
+export interface SubscribeAllOptions extends CallOptions {
+  /** The topic; default: the sidecar's default topic. */
+  topic?: string | undefined;
+  /** Where partitions without a stored position start: `'earliest'` (default) or `'latest'`. */
+  start?: 'earliest' | 'latest' | undefined;
+  /** Stored positions: each partition listed resumes right after its position. */
+  after?: Iterable<Position> | undefined;
+  /** How many events the sidecar may send ahead of the consumer; default: the client's `readBufferSize`. */
+  bufferSize?: number | undefined;
 }

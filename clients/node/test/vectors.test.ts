@@ -85,6 +85,8 @@ function expectedReply(v: Vector): unknown {
     case 'ping':
       return { kind: 'result', result: undefined };
     case 'read':
+    case 'subscribe':
+    case 'subscribe_all':
       if (d['end'] === true) return { kind: 'end', highestSeqNr: small(d['highest_seq_nr']) };
       return {
         kind: 'events',
@@ -205,6 +207,15 @@ const refusals: Record<string, () => unknown> = {
   'credit-zero': () => toWire({ op: 'credit', n: 0 }),
   'credit-no-n': () => toWire({ op: 'credit' } as unknown as Request),
   'cancel-id-zero': () => encodeRequest(0, { op: 'cancel' }),
+  'subscribe-no-credit': () => toWire({ op: 'subscribe', ...j } as unknown as Request),
+  'subscribe-from-zero': () => toWire({ op: 'subscribe', ...j, credit: 1, from: 0 }),
+  'subscribe-no-journal': () => toWire({ op: 'subscribe', credit: 1 } as unknown as Request),
+  'subscribe-all-bad-from': () => toWire({ op: 'subscribe_all', credit: 1, from: 'middle' as 'latest' }),
+  'subscribe-all-offsets-not-array': () => toWire({ op: 'subscribe_all', credit: 1, offsets: {} as unknown as [] }),
+  'subscribe-all-offset-negative': () => toWire({ op: 'subscribe_all', credit: 1, offsets: [{ partition: 0, offset: -1 }] }),
+  'subscribe-all-partition-twice': () =>
+    toWire({ op: 'subscribe_all', credit: 1, offsets: [{ partition: 1, offset: 5 }, { partition: 1, offset: 6 }] }),
+  'subscribe-all-no-credit': () => toWire({ op: 'subscribe_all' } as unknown as Request),
 };
 
 describe('vectors: invalid requests', () => {
