@@ -256,8 +256,8 @@ type TopicEvent struct {
 }
 
 // TopicStart says where a topic subscription starts: Offsets gives the first offset of the partitions
-// it lists, and the others start at their oldest record (Latest false) or after the last record the
-// follower has seen (Latest true).
+// it lists, and the others start at their oldest record (Latest false) or at their end (Latest true:
+// only records written from now on).
 type TopicStart struct {
 	Offsets map[int32]int64
 	Latest  bool
@@ -285,6 +285,12 @@ type TopicSubscription struct {
 	Waiting func(bool)
 }
 
+// logEnds is implemented by Logs that know each partition's end offset (journal/kafka does): a
+// subscription from latest starts there rather than where the head cache's follower got.
+type logEnds interface {
+	EndOffsets(ctx context.Context, topic string) (map[int32]int64, error)
+}
+
 // topicChunk is how many Append records a scan of a topic subscription copies before it gives its
 // consumer back.
 const topicChunk = 64
@@ -298,6 +304,12 @@ func (js *Journals) SubscribeAll(ctx context.Context, topic string, start TopicS
 	if err != nil {
 		return nil, err
 	}
+	var ends map[int32]int64
+	if le, ok := js.log.(logEnds); ok && start.Latest {
+		if ends, err = le.EndOffsets(ctx, topic); err != nil {
+			return nil, err
+		}
+	}
 	s := &TopicSubscription{js: js, topic: topic, tc: tc, next: map[int32]int64{}, skip: map[int32]int{}}
 	for p, pc := range tc.parts {
 		s.parts = append(s.parts, p)
@@ -305,8 +317,12 @@ func (js *Journals) SubscribeAll(ctx context.Context, topic string, start TopicS
 		case ok:
 			s.next[p] = o
 		case start.Latest:
+			if end, ok := ends[p]; ok {
+				s.next[p] = end
+				break
+			}
 			pc.mu.Lock()
-			s.next[p] = pc.consumed + 1
+			s.next[p] = pc.consumed + 1 // a Log without EndOffsets: as far as the follower got
 			pc.mu.Unlock()
 		}
 	}

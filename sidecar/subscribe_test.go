@@ -230,6 +230,8 @@ func TestSubscribe_ManyShareOneConsumer(t *testing.T) {
 		subs[i] = c.subscribe(&protocol.SubscribeRequest{Journal: fmt.Sprintf("%s-%d", base, i), Credit: 10})
 	}
 	all := c.subscribe(&protocol.SubscribeAllRequest{From: protocol.FromLatest, Credit: 1000})
+	// "latest" is the log end when the sidecar starts the stream: wait for that before appending.
+	eventually(t, "the subscriptions open", func() bool { return metric(t, h.reg, "kjournal_sidecar_open_streams") == n+1 })
 	parallel(t, 20, func(w int) error {
 		for i := w; i < n; i += 20 {
 			if rep, ok := c.do(&protocol.AppendRequest{Journal: fmt.Sprintf("%s-%d", base, i), Events: textEvents(1, 2)}).(*protocol.AppendReply); !ok {

@@ -128,3 +128,35 @@ func (l *Log) isClosed() bool {
 		return false
 	}
 }
+
+// EndOffsets returns, per partition of topic, the offset the next record will get (the log end): where
+// a subscription "from latest" starts. Optional for a journal.Log; journal uses it when present.
+func (l *Log) EndOffsets(ctx context.Context, topic string) (map[int32]int64, error) {
+	ps, err := l.Partitions(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	type result struct {
+		ends map[int32]int64
+		err  error
+	}
+	ch := make(chan result, 1)
+	go func() { // sarama's offset requests do not watch ctx
+		ends := make(map[int32]int64, len(ps))
+		for _, p := range ps {
+			o, err := l.client.GetOffset(topic, p, sarama.OffsetNewest)
+			if err != nil {
+				ch <- result{nil, fmt.Errorf("kafka: %s/%d: %w: log end offset: %w", topic, p, journal.ErrKafkaUnavailable, err)}
+				return
+			}
+			ends[p] = o
+		}
+		ch <- result{ends, nil}
+	}()
+	select {
+	case r := <-ch:
+		return r.ends, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
