@@ -17,6 +17,7 @@ var scenarios = []scenario{
 	{"p1", (*env).runP1},
 	{"p2", (*env).runP2},
 	{"p5", (*env).runP5},
+	{"p8", (*env).runP8},
 	{"p3", (*env).runP3},
 	{"p6", (*env).runP6},
 	{"p4", (*env).runP4},

@@ -97,7 +97,11 @@ func (c *Conn) readLoop() {
 		if err != nil {
 			break
 		}
-		_, more := rep.(*protocol.ReadEvents)
+		more := false
+		switch rep.(type) {
+		case *protocol.ReadEvents, *protocol.SubscribeAllEvents:
+			more = true
+		}
 		if !more {
 			c.mu.Lock()
 			delete(c.waiters, id)
@@ -205,6 +209,10 @@ func setID(req protocol.Request, id uint64) {
 	case *protocol.PurgeRequest:
 		r.ID = id
 	case *protocol.PingRequest:
+		r.ID = id
+	case *protocol.SubscribeRequest:
+		r.ID = id
+	case *protocol.SubscribeAllRequest:
 		r.ID = id
 	}
 }
