@@ -96,19 +96,19 @@
 // them, so a stalled reader keeps its position, not a consumer or a fetched batch.
 //
 // # Subscriptions
-
-Journal.Subscribe follows one journal: a Read from the subscription's next seqNr (its catch-up), then
-the journal's actions after that Read's Mark, taken from the head cache's index as the shared follower
-adds them (no consumer per subscription). When the index can no longer answer from the subscription's
-position — the actions it has not delivered were trimmed once replicated, or evicted — the next Next
-starts a new Read from its next seqNr and follows on from that Read's Mark. A Delete while following
-changes nothing (the deleted events were delivered, in log order); a Purge ends the subscription with
-ErrJournalPurged. Journals.SubscribeAll follows every Append of a topic in partition order with each
-event's position, from the index when it holds the range and otherwise with chunked scans on pooled
-consumers (Log.Scan with id ""); from "latest" it starts at the partitions' end offsets when the Log
-knows them (journal/kafka does). Neither holds memory or a consumer between Next calls.
-
-# What is cached, and why it is never stale in a way that matters
+//
+// Journal.Subscribe follows one journal: a Read from the subscription's next seqNr (its catch-up), then
+// the journal's actions after that Read's Mark, taken from the head cache's index as the shared follower
+// adds them (no consumer per subscription). When the index can no longer answer from the subscription's
+// position — the actions it has not delivered were trimmed once replicated, or evicted — the next Next
+// starts a new Read from its next seqNr and follows on from that Read's Mark. A Delete while following
+// changes nothing (the deleted events were delivered, in log order); a Purge ends the subscription with
+// ErrJournalPurged. Journals.SubscribeAll follows every Append of a topic in partition order with each
+// event's position, from the index when it holds the range and otherwise with chunked scans on pooled
+// consumers (Log.Scan with id ""); from "latest" it starts at the partitions' end offsets when the Log
+// knows them (journal/kafka does). Neither holds memory or a consumer between Next calls.
+//
+// # What is cached, and why it is never stale in a way that matters
 //
 //   - pointer2 offsets, for Config.Pointer2TTL (100ms), in reads that scan Kafka themselves. pointer2
 //     only grows, and an older value only makes the scan start earlier and fold actions Cassandra
