@@ -32,6 +32,8 @@ const (
 	CodePermissionDenied Code = 204
 	// CodeRecordTooLarge (request, retryable=false): The append's Kafka record is larger than Kafka accepts for the topic; split the events into smaller appends.
 	CodeRecordTooLarge Code = 205
+	// CodeWrongExpectedSeqNr (request, retryable=false): An append with expected_seq_nr found the journal's highest seq_nr different from it; nothing was written. The error object's highest_seq_nr is the journal's actual highest seq_nr (0: no events).
+	CodeWrongExpectedSeqNr Code = 206
 	// CodeTooManyRequests (flow, retryable=true): The connection already has max_in_flight requests in flight (open read streams count). Only the new request fails.
 	CodeTooManyRequests Code = 300
 	// CodeTooManyConnections (flow, retryable=true): The sidecar already serves its maximum number of connections. Sent with id 0 as the first frame, then the connection is closed.
@@ -48,6 +50,8 @@ const (
 	CodeCassandraUnavailable Code = 401
 	// CodeMarkerTimeout (backend, retryable=true): The Mark produced by read, pointer or delete was not seen by the sidecar's consumer before the deadline.
 	CodeMarkerTimeout Code = 402
+	// CodeSnapshotsUnavailable (backend, retryable=false): The sidecar has no snapshot store: it runs without Cassandra snapshots, or the snapshot table is missing (run `kjournal schema` or the replicator, which create it) or not writable by the sidecar's Cassandra role.
+	CodeSnapshotsUnavailable Code = 403
 	// CodeDataIntegrity (internal, retryable=false): Stored data cannot be served: an undecodable Kafka record or Cassandra row, or a duplicate or out-of-order seq_nr that cannot be resolved.
 	CodeDataIntegrity Code = 500
 	// CodeInternal (internal, retryable=false): A bug or unexpected condition in the sidecar; the message says what happened.
@@ -71,6 +75,7 @@ var (
 	ErrTopicNotAllowed      = &Error{Code: CodeTopicNotAllowed, Message: "topic not allowed", Retryable: false}
 	ErrPermissionDenied     = &Error{Code: CodePermissionDenied, Message: "permission denied", Retryable: false}
 	ErrRecordTooLarge       = &Error{Code: CodeRecordTooLarge, Message: "record too large", Retryable: false}
+	ErrWrongExpectedSeqNr   = &Error{Code: CodeWrongExpectedSeqNr, Message: "wrong expected seq nr", Retryable: false}
 	ErrTooManyRequests      = &Error{Code: CodeTooManyRequests, Message: "too many requests", Retryable: true}
 	ErrTooManyConnections   = &Error{Code: CodeTooManyConnections, Message: "too many connections", Retryable: true}
 	ErrCancelled            = &Error{Code: CodeCancelled, Message: "cancelled", Retryable: false}
@@ -79,6 +84,7 @@ var (
 	ErrKafkaUnavailable     = &Error{Code: CodeKafkaUnavailable, Message: "kafka unavailable", Retryable: true}
 	ErrCassandraUnavailable = &Error{Code: CodeCassandraUnavailable, Message: "cassandra unavailable", Retryable: true}
 	ErrMarkerTimeout        = &Error{Code: CodeMarkerTimeout, Message: "marker timeout", Retryable: true}
+	ErrSnapshotsUnavailable = &Error{Code: CodeSnapshotsUnavailable, Message: "snapshots unavailable", Retryable: false}
 	ErrDataIntegrity        = &Error{Code: CodeDataIntegrity, Message: "data integrity", Retryable: false}
 	ErrInternal             = &Error{Code: CodeInternal, Message: "internal", Retryable: false}
 )
@@ -98,6 +104,7 @@ var codeTable = [...]CodeInfo{
 	{Code: CodeTopicNotAllowed, Name: "TOPIC_NOT_ALLOWED", Family: "request", Retryable: false, Description: "The topic is not one this sidecar is configured to serve."},
 	{Code: CodePermissionDenied, Name: "PERMISSION_DENIED", Family: "request", Retryable: false, Description: "The sidecar's configuration does not allow this operation (for example delete or purge on a read-only sidecar)."},
 	{Code: CodeRecordTooLarge, Name: "RECORD_TOO_LARGE", Family: "request", Retryable: false, Description: "The append's Kafka record is larger than Kafka accepts for the topic; split the events into smaller appends."},
+	{Code: CodeWrongExpectedSeqNr, Name: "WRONG_EXPECTED_SEQ_NR", Family: "request", Retryable: false, Description: "An append with expected_seq_nr found the journal's highest seq_nr different from it; nothing was written. The error object's highest_seq_nr is the journal's actual highest seq_nr (0: no events)."},
 	{Code: CodeTooManyRequests, Name: "TOO_MANY_REQUESTS", Family: "flow", Retryable: true, Description: "The connection already has max_in_flight requests in flight (open read streams count). Only the new request fails."},
 	{Code: CodeTooManyConnections, Name: "TOO_MANY_CONNECTIONS", Family: "flow", Retryable: true, Description: "The sidecar already serves its maximum number of connections. Sent with id 0 as the first frame, then the connection is closed."},
 	{Code: CodeCancelled, Name: "CANCELLED", Family: "flow", Retryable: false, Description: "The read stream was stopped by the client's cancel. Its id is free again."},
@@ -106,6 +113,7 @@ var codeTable = [...]CodeInfo{
 	{Code: CodeKafkaUnavailable, Name: "KAFKA_UNAVAILABLE", Family: "backend", Retryable: true, Description: "Kafka could not be reached or did not acknowledge in time. An append that fails with it may still have been written."},
 	{Code: CodeCassandraUnavailable, Name: "CASSANDRA_UNAVAILABLE", Family: "backend", Retryable: true, Description: "Cassandra could not be reached or did not answer in time."},
 	{Code: CodeMarkerTimeout, Name: "MARKER_TIMEOUT", Family: "backend", Retryable: true, Description: "The Mark produced by read, pointer or delete was not seen by the sidecar's consumer before the deadline."},
+	{Code: CodeSnapshotsUnavailable, Name: "SNAPSHOTS_UNAVAILABLE", Family: "backend", Retryable: false, Description: "The sidecar has no snapshot store: it runs without Cassandra snapshots, or the snapshot table is missing (run `kjournal schema` or the replicator, which create it) or not writable by the sidecar's Cassandra role."},
 	{Code: CodeDataIntegrity, Name: "DATA_INTEGRITY", Family: "internal", Retryable: false, Description: "Stored data cannot be served: an undecodable Kafka record or Cassandra row, or a duplicate or out-of-order seq_nr that cannot be resolved."},
 	{Code: CodeInternal, Name: "INTERNAL", Family: "internal", Retryable: false, Description: "A bug or unexpected condition in the sidecar; the message says what happened."},
 }

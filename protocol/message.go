@@ -47,10 +47,15 @@ const (
 	OpDelete  Op = "delete"
 	OpPurge   Op = "purge"
 	OpPing    Op = "ping"
+
+	OpSaveSnapshot    Op = "save_snapshot"
+	OpLoadSnapshot    Op = "load_snapshot"
+	OpDeleteSnapshots Op = "delete_snapshots"
 )
 
 // Request is a decoded client message: one of *HelloRequest, *AppendRequest, *ReadRequest,
-// *CreditRequest, *CancelRequest, *PointerRequest, *DeleteRequest, *PurgeRequest, *PingRequest.
+// *CreditRequest, *CancelRequest, *PointerRequest, *DeleteRequest, *PurgeRequest, *PingRequest,
+// *SaveSnapshotRequest, *LoadSnapshotRequest, *DeleteSnapshotsRequest.
 //
 // CreditRequest and CancelRequest are not requests in the protocol's sense: their id names an open
 // read stream, they get no reply and they never count against max_in_flight.
@@ -65,7 +70,8 @@ type Request interface {
 }
 
 // Reply is a sidecar message: *HelloReply, *AppendReply, *ReadEvents, *ReadEnd, *PointerReply,
-// *DeleteReply, *PurgeReply, *PingReply, or *Error for an error frame.
+// *DeleteReply, *PurgeReply, *PingReply, *SaveSnapshotReply, *LoadSnapshotReply,
+// *DeleteSnapshotsReply, or *Error for an error frame.
 type Reply interface {
 	// ReplyID is the frame's id: the id of the request answered, 0 for a connection-level error.
 	ReplyID() uint64
@@ -82,6 +88,10 @@ var requestDecoders = map[Op]func(*fields) Request{
 	OpDelete:  decodeDelete,
 	OpPurge:   decodePurge,
 	OpPing:    decodePing,
+
+	OpSaveSnapshot:    decodeSaveSnapshot,
+	OpLoadSnapshot:    decodeLoadSnapshot,
+	OpDeleteSnapshots: decodeDeleteSnapshots,
 }
 
 // DecodeRequest decodes one frame body. Every failure is an *Error whose ID is the id its error frame
@@ -182,6 +192,12 @@ func DecodeReply(body []byte, op Op) (Reply, error) {
 		rep = decodePurgeReply(f)
 	case op == OpPing:
 		rep = &PingReply{ID: id}
+	case op == OpSaveSnapshot:
+		rep = decodeSaveSnapshotReply(f)
+	case op == OpLoadSnapshot:
+		rep = decodeLoadSnapshotReply(f)
+	case op == OpDeleteSnapshots:
+		rep = decodeDeleteSnapshotsReply(f)
 	default:
 		return nil, fmt.Errorf("protocol: op %q has no reply", op)
 	}

@@ -360,6 +360,12 @@ func (c *conn) run(req protocol.Request, fl *inflight, arrived time.Time) {
 			rep = c.handleDelete(r)
 		case *protocol.PurgeRequest:
 			rep = c.handlePurge(r)
+		case *protocol.SaveSnapshotRequest:
+			rep = c.handleSaveSnapshot(r)
+		case *protocol.LoadSnapshotRequest:
+			rep = c.handleLoadSnapshot(r)
+		case *protocol.DeleteSnapshotsRequest:
+			rep = c.handleDeleteSnapshots(r)
 		default:
 			rep = protocol.NewError(id, protocol.CodeUnknownOp, "op %q is not served", req.Op())
 		}
