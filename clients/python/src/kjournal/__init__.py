@@ -48,11 +48,13 @@ from ._codes import (
     RecordTooLargeError,
     ShuttingDownError,
     SidecarInternalError,
+    SnapshotsUnavailableError,
     TooManyConnectionsError,
     TooManyRequestsError,
     TopicNotAllowedError,
     UnknownOpError,
     UnsupportedVersionError,
+    WrongExpectedSeqNrError,
 )
 from ._common import DEFAULT_SOCKET_PATH, SOCKET_ENV
 from ._version import __version__
@@ -67,7 +69,16 @@ from .errors import (
     ProtocolError,
     RequestError,
 )
-from .model import MAX_SEQ_NR, Event, EventRecord, PartitionOffset, PayloadType, ServerInfo
+from .model import (
+    MAX_SEQ_NR,
+    Event,
+    EventRecord,
+    PartitionOffset,
+    PayloadType,
+    Recovery,
+    ServerInfo,
+    Snapshot,
+)
 
 __all__ = [
     "DEFAULT_SOCKET_PATH",
@@ -106,15 +117,19 @@ __all__ = [
     "ProtocolError",
     "ReadCancelledError",
     "ReadStream",
+    "Recovery",
     "RecordTooLargeError",
     "RequestError",
     "ServerInfo",
     "ShuttingDownError",
     "SidecarInternalError",
+    "Snapshot",
+    "SnapshotsUnavailableError",
     "TooManyConnectionsError",
     "TooManyRequestsError",
     "TopicNotAllowedError",
     "UnknownOpError",
     "UnsupportedVersionError",
+    "WrongExpectedSeqNrError",
     "__version__",
 ]

@@ -37,6 +37,7 @@ __all__ = [
     "TopicNotAllowedError",
     "PermissionDeniedError",
     "RecordTooLargeError",
+    "WrongExpectedSeqNrError",
     "TooManyRequestsError",
     "TooManyConnectionsError",
     "ReadCancelledError",
@@ -45,6 +46,7 @@ __all__ = [
     "KafkaUnavailableError",
     "CassandraUnavailableError",
     "MarkerTimeoutError",
+    "SnapshotsUnavailableError",
     "DataIntegrityError",
     "SidecarInternalError",
 ]
@@ -67,6 +69,7 @@ class ErrorCode(IntEnum):
     TOPIC_NOT_ALLOWED = 203
     PERMISSION_DENIED = 204
     RECORD_TOO_LARGE = 205
+    WRONG_EXPECTED_SEQ_NR = 206
     TOO_MANY_REQUESTS = 300
     TOO_MANY_CONNECTIONS = 301
     CANCELLED = 302
@@ -75,6 +78,7 @@ class ErrorCode(IntEnum):
     KAFKA_UNAVAILABLE = 400
     CASSANDRA_UNAVAILABLE = 401
     MARKER_TIMEOUT = 402
+    SNAPSHOTS_UNAVAILABLE = 403
     DATA_INTEGRITY = 500
     INTERNAL = 501
 
@@ -220,6 +224,17 @@ class RecordTooLargeError(RequestError):
     default_retryable = False
 
 
+class WrongExpectedSeqNrError(RequestError):
+    """An append with expected_seq_nr found the journal's highest seq_nr different from it; nothing
+    was written. The error object's highest_seq_nr is the journal's actual highest seq_nr (0: no
+    events). (code 206, ``WRONG_EXPECTED_SEQ_NR``, not retryable)
+    """
+
+    default_code = 206
+    code_name = "WRONG_EXPECTED_SEQ_NR"
+    default_retryable = False
+
+
 class TooManyRequestsError(FlowError):
     """The connection already has max_in_flight requests in flight (open read streams count). Only
     the new request fails. (code 300, ``TOO_MANY_REQUESTS``, retryable)
@@ -301,6 +316,17 @@ class MarkerTimeoutError(BackendError):
     default_retryable = True
 
 
+class SnapshotsUnavailableError(BackendError):
+    """The sidecar has no snapshot store: it runs without Cassandra snapshots, or the snapshot
+    table is missing (run `kjournal schema` or the replicator, which create it) or not writable
+    by the sidecar's Cassandra role. (code 403, ``SNAPSHOTS_UNAVAILABLE``, not retryable)
+    """
+
+    default_code = 403
+    code_name = "SNAPSHOTS_UNAVAILABLE"
+    default_retryable = False
+
+
 class DataIntegrityError(InternalError):
     """Stored data cannot be served: an undecodable Kafka record or Cassandra row, or a duplicate
     or out-of-order seq_nr that cannot be resolved. (code 500, ``DATA_INTEGRITY``, not
@@ -338,6 +364,7 @@ ERRORS_BY_CODE: Final[dict[int, type[JournalError]]] = {
     203: TopicNotAllowedError,
     204: PermissionDeniedError,
     205: RecordTooLargeError,
+    206: WrongExpectedSeqNrError,
     300: TooManyRequestsError,
     301: TooManyConnectionsError,
     302: ReadCancelledError,
@@ -346,6 +373,7 @@ ERRORS_BY_CODE: Final[dict[int, type[JournalError]]] = {
     400: KafkaUnavailableError,
     401: CassandraUnavailableError,
     402: MarkerTimeoutError,
+    403: SnapshotsUnavailableError,
     500: DataIntegrityError,
     501: SidecarInternalError,
 }
