@@ -72,6 +72,8 @@ type Journals struct {
 	// heads caches each journal's metajournal row with the offset up to which it reflects every action
 	// of the journal; see the package doc ("What is cached") for why that makes it exact.
 	heads *lru.Cache[Key, cachedHead]
+	// writers orders conditional appends against the other writes of their journal (AppendIf).
+	writers *writeLocks
 }
 
 // cachedHead is a journal's metajournal row that reflects every action of the journal at or below
@@ -127,6 +129,7 @@ func New(cfg Config) (*Journals, error) {
 		eventual: cfg.Eventual,
 		logger:   cfg.Logger,
 		metrics:  m,
+		writers:  newWriteLocks(),
 	}
 	j.offsets, _ = lru.New[topicPartition, cachedOffset](4096) // errors only for a size <= 0
 	j.heads, _ = lru.New[Key, cachedHead](cfg.HeadLRUSize)
@@ -160,13 +163,21 @@ func (j Journal) Key() Key { return j.key }
 // Append writes events atomically (one Kafka record) and returns where Kafka stored them, only after
 // Kafka acknowledged them. events must be non-empty with strictly increasing valid seqNrs.
 func (j Journal) Append(ctx context.Context, events []Event, opts AppendOptions) (po PartitionOffset, err error) {
-	defer j.js.metrics.observe("append", time.Now(), &err)
 	if err := j.key.Validate(); err != nil {
 		return po, err
 	}
 	if err := checkAppend(events); err != nil {
 		return po, err
 	}
+	l := j.js.writers.of(j.key)
+	l.RLock()
+	defer l.RUnlock()
+	return j.append(ctx, events, opts)
+}
+
+// append produces the Append action of checked events.
+func (j Journal) append(ctx context.Context, events []Event, opts AppendOptions) (po PartitionOffset, err error) {
+	defer j.js.metrics.observe("append", time.Now(), &err)
 	value, pt, err := EncodeEvents(events, PayloadMetadata{ExpireAfter: opts.ExpireAfter, Data: opts.PayloadMetadata})
 	if err != nil {
 		return po, err
@@ -272,6 +283,9 @@ func (j Journal) Purge(ctx context.Context) (po PartitionOffset, err error) {
 	if err := j.key.Validate(); err != nil {
 		return po, err
 	}
+	l := j.js.writers.of(j.key)
+	l.RLock()
+	defer l.RUnlock()
 	po, err = j.js.log.Produce(ctx, Action{
 		Key:       j.key,
 		Timestamp: j.js.cfg.Now(),

@@ -32,6 +32,8 @@ const (
 	CodePermissionDenied Code = 204
 	// CodeRecordTooLarge (request, retryable=false): The append's Kafka record is larger than Kafka accepts for the topic; split the events into smaller appends.
 	CodeRecordTooLarge Code = 205
+	// CodeWrongExpectedSeqNr (request, retryable=false): An append with expected_seq_nr found the journal's highest seq_nr different from it; nothing was written. The error object's highest_seq_nr is the journal's actual highest seq_nr (0: no events).
+	CodeWrongExpectedSeqNr Code = 206
 	// CodeJournalPurged (request, retryable=false): A subscribe stream saw the journal purged while following it: the events it delivered belong to a journal that no longer exists, and a new journal with the same id may start again from any seq_nr. Subscribe again (from 1) to follow the new journal.
 	CodeJournalPurged Code = 220
 	// CodeTooManyRequests (flow, retryable=true): The connection already has max_in_flight requests in flight (open read streams count). Only the new request fails.
@@ -50,6 +52,8 @@ const (
 	CodeCassandraUnavailable Code = 401
 	// CodeMarkerTimeout (backend, retryable=true): The Mark produced by read, pointer or delete was not seen by the sidecar's consumer before the deadline.
 	CodeMarkerTimeout Code = 402
+	// CodeSnapshotsUnavailable (backend, retryable=false): The sidecar has no snapshot store: it runs without Cassandra snapshots, or the snapshot table is missing (run `kjournal schema` or the replicator, which create it) or not writable by the sidecar's Cassandra role.
+	CodeSnapshotsUnavailable Code = 403
 	// CodeFollowerUnavailable (backend, retryable=true): subscribe or subscribe_all cannot follow the topic: the sidecar's shared follower (the head cache consumer) could not start, or is disabled by the sidecar's configuration (then the message says so and retrying does not help).
 	CodeFollowerUnavailable Code = 410
 	// CodeDataIntegrity (internal, retryable=false): Stored data cannot be served: an undecodable Kafka record or Cassandra row, or a duplicate or out-of-order seq_nr that cannot be resolved.
@@ -75,6 +79,7 @@ var (
 	ErrTopicNotAllowed      = &Error{Code: CodeTopicNotAllowed, Message: "topic not allowed", Retryable: false}
 	ErrPermissionDenied     = &Error{Code: CodePermissionDenied, Message: "permission denied", Retryable: false}
 	ErrRecordTooLarge       = &Error{Code: CodeRecordTooLarge, Message: "record too large", Retryable: false}
+	ErrWrongExpectedSeqNr   = &Error{Code: CodeWrongExpectedSeqNr, Message: "wrong expected seq nr", Retryable: false}
 	ErrJournalPurged        = &Error{Code: CodeJournalPurged, Message: "journal purged", Retryable: false}
 	ErrTooManyRequests      = &Error{Code: CodeTooManyRequests, Message: "too many requests", Retryable: true}
 	ErrTooManyConnections   = &Error{Code: CodeTooManyConnections, Message: "too many connections", Retryable: true}
@@ -84,6 +89,7 @@ var (
 	ErrKafkaUnavailable     = &Error{Code: CodeKafkaUnavailable, Message: "kafka unavailable", Retryable: true}
 	ErrCassandraUnavailable = &Error{Code: CodeCassandraUnavailable, Message: "cassandra unavailable", Retryable: true}
 	ErrMarkerTimeout        = &Error{Code: CodeMarkerTimeout, Message: "marker timeout", Retryable: true}
+	ErrSnapshotsUnavailable = &Error{Code: CodeSnapshotsUnavailable, Message: "snapshots unavailable", Retryable: false}
 	ErrFollowerUnavailable  = &Error{Code: CodeFollowerUnavailable, Message: "follower unavailable", Retryable: true}
 	ErrDataIntegrity        = &Error{Code: CodeDataIntegrity, Message: "data integrity", Retryable: false}
 	ErrInternal             = &Error{Code: CodeInternal, Message: "internal", Retryable: false}
@@ -104,6 +110,7 @@ var codeTable = [...]CodeInfo{
 	{Code: CodeTopicNotAllowed, Name: "TOPIC_NOT_ALLOWED", Family: "request", Retryable: false, Description: "The topic is not one this sidecar is configured to serve."},
 	{Code: CodePermissionDenied, Name: "PERMISSION_DENIED", Family: "request", Retryable: false, Description: "The sidecar's configuration does not allow this operation (for example delete or purge on a read-only sidecar)."},
 	{Code: CodeRecordTooLarge, Name: "RECORD_TOO_LARGE", Family: "request", Retryable: false, Description: "The append's Kafka record is larger than Kafka accepts for the topic; split the events into smaller appends."},
+	{Code: CodeWrongExpectedSeqNr, Name: "WRONG_EXPECTED_SEQ_NR", Family: "request", Retryable: false, Description: "An append with expected_seq_nr found the journal's highest seq_nr different from it; nothing was written. The error object's highest_seq_nr is the journal's actual highest seq_nr (0: no events)."},
 	{Code: CodeJournalPurged, Name: "JOURNAL_PURGED", Family: "request", Retryable: false, Description: "A subscribe stream saw the journal purged while following it: the events it delivered belong to a journal that no longer exists, and a new journal with the same id may start again from any seq_nr. Subscribe again (from 1) to follow the new journal."},
 	{Code: CodeTooManyRequests, Name: "TOO_MANY_REQUESTS", Family: "flow", Retryable: true, Description: "The connection already has max_in_flight requests in flight (open read streams count). Only the new request fails."},
 	{Code: CodeTooManyConnections, Name: "TOO_MANY_CONNECTIONS", Family: "flow", Retryable: true, Description: "The sidecar already serves its maximum number of connections. Sent with id 0 as the first frame, then the connection is closed."},
@@ -113,6 +120,7 @@ var codeTable = [...]CodeInfo{
 	{Code: CodeKafkaUnavailable, Name: "KAFKA_UNAVAILABLE", Family: "backend", Retryable: true, Description: "Kafka could not be reached or did not acknowledge in time. An append that fails with it may still have been written."},
 	{Code: CodeCassandraUnavailable, Name: "CASSANDRA_UNAVAILABLE", Family: "backend", Retryable: true, Description: "Cassandra could not be reached or did not answer in time."},
 	{Code: CodeMarkerTimeout, Name: "MARKER_TIMEOUT", Family: "backend", Retryable: true, Description: "The Mark produced by read, pointer or delete was not seen by the sidecar's consumer before the deadline."},
+	{Code: CodeSnapshotsUnavailable, Name: "SNAPSHOTS_UNAVAILABLE", Family: "backend", Retryable: false, Description: "The sidecar has no snapshot store: it runs without Cassandra snapshots, or the snapshot table is missing (run `kjournal schema` or the replicator, which create it) or not writable by the sidecar's Cassandra role."},
 	{Code: CodeFollowerUnavailable, Name: "FOLLOWER_UNAVAILABLE", Family: "backend", Retryable: true, Description: "subscribe or subscribe_all cannot follow the topic: the sidecar's shared follower (the head cache consumer) could not start, or is disabled by the sidecar's configuration (then the message says so and retrying does not help)."},
 	{Code: CodeDataIntegrity, Name: "DATA_INTEGRITY", Family: "internal", Retryable: false, Description: "Stored data cannot be served: an undecodable Kafka record or Cassandra row, or a duplicate or out-of-order seq_nr that cannot be resolved."},
 	{Code: CodeInternal, Name: "INTERNAL", Family: "internal", Retryable: false, Description: "A bug or unexpected condition in the sidecar; the message says what happened."},

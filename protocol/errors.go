@@ -56,6 +56,9 @@ type Error struct {
 	Code      Code   `msgpack:"code"`
 	Message   string `msgpack:"message"`
 	Retryable bool   `msgpack:"retryable"`
+	// HighestSeqNr is the journal's actual highest seq_nr (0: no events), sent as the error object's
+	// highest_seq_nr only with CodeWrongExpectedSeqNr.
+	HighestSeqNr int64 `msgpack:"highest_seq_nr,omitempty"`
 }
 
 // NewError returns an error with the code's default retryability.
@@ -98,19 +101,25 @@ func AsError(id uint64, err error) *Error {
 	}
 }
 
-// encode writes {id, error: {code, message, retryable}}.
+// encode writes {id, error: {code, message, retryable}}, plus highest_seq_nr for
+// WRONG_EXPECTED_SEQ_NR.
 func (e *Error) encode(w *enc) {
+	wrongSeqNr := e.Code == CodeWrongExpectedSeqNr
 	w.mapLen(2)
 	w.str("id")
 	w.uint(e.ID)
 	w.str("error")
-	w.mapLen(3)
+	w.mapLen(3 + count(wrongSeqNr))
 	w.str("code")
 	w.int(int64(e.Code))
 	w.str("message")
 	w.str(e.Message)
 	w.str("retryable")
 	w.boolean(e.Retryable)
+	if wrongSeqNr {
+		w.str("highest_seq_nr")
+		w.int(e.HighestSeqNr)
+	}
 }
 
 // decodeError reads the error object of an error frame.
@@ -130,6 +139,7 @@ func decodeError(id uint64, f *fields) *Error {
 	e.Code = Code(ef.uint("code", true, 0, 1<<31-1))
 	e.Message = ef.str("message", false)
 	e.Retryable = ef.boolean("retryable")
+	e.HighestSeqNr = int64(ef.uint("highest_seq_nr", false, 0, MaxSeqNr))
 	if ef.err != nil {
 		f.err = ef.err
 		return nil

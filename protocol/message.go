@@ -48,12 +48,16 @@ const (
 	OpPurge   Op = "purge"
 	OpPing    Op = "ping"
 
+	OpSaveSnapshot    Op = "save_snapshot"
+	OpLoadSnapshot    Op = "load_snapshot"
+	OpDeleteSnapshots Op = "delete_snapshots"
 	OpSubscribe    Op = "subscribe"
 	OpSubscribeAll Op = "subscribe_all"
 )
 
 // Request is a decoded client message: one of *HelloRequest, *AppendRequest, *ReadRequest,
-// *CreditRequest, *CancelRequest, *PointerRequest, *DeleteRequest, *PurgeRequest, *PingRequest.
+// *CreditRequest, *CancelRequest, *PointerRequest, *DeleteRequest, *PurgeRequest, *PingRequest,
+// *SaveSnapshotRequest, *LoadSnapshotRequest, *DeleteSnapshotsRequest.
 //
 // CreditRequest and CancelRequest are not requests in the protocol's sense: their id names an open
 // read stream, they get no reply and they never count against max_in_flight.
@@ -68,7 +72,8 @@ type Request interface {
 }
 
 // Reply is a sidecar message: *HelloReply, *AppendReply, *ReadEvents, *ReadEnd, *PointerReply,
-// *DeleteReply, *PurgeReply, *PingReply, or *Error for an error frame.
+// *DeleteReply, *PurgeReply, *PingReply, *SaveSnapshotReply, *LoadSnapshotReply,
+// *DeleteSnapshotsReply, or *Error for an error frame.
 type Reply interface {
 	// ReplyID is the frame's id: the id of the request answered, 0 for a connection-level error.
 	ReplyID() uint64
@@ -86,6 +91,9 @@ var requestDecoders = map[Op]func(*fields) Request{
 	OpPurge:   decodePurge,
 	OpPing:    decodePing,
 
+	OpSaveSnapshot:    decodeSaveSnapshot,
+	OpLoadSnapshot:    decodeLoadSnapshot,
+	OpDeleteSnapshots: decodeDeleteSnapshots,
 	OpSubscribe:    decodeSubscribe,
 	OpSubscribeAll: decodeSubscribeAll,
 }
@@ -188,6 +196,12 @@ func DecodeReply(body []byte, op Op) (Reply, error) {
 		rep = decodePurgeReply(f)
 	case op == OpPing:
 		rep = &PingReply{ID: id}
+	case op == OpSaveSnapshot:
+		rep = decodeSaveSnapshotReply(f)
+	case op == OpLoadSnapshot:
+		rep = decodeLoadSnapshotReply(f)
+	case op == OpDeleteSnapshots:
+		rep = decodeDeleteSnapshotsReply(f)
 	case op == OpSubscribe:
 		rep = decodeSubscribeReply(f)
 	case op == OpSubscribeAll:

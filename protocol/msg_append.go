@@ -42,6 +42,11 @@ type AppendRequest struct {
 	Topic string `msgpack:"topic,omitempty"`
 	// Events are at least one event in strictly increasing seq_nr order.
 	Events []Event `msgpack:"events"`
+	// ExpectedSeqNr, when Conditional, is the highest seq_nr the journal must have for the append to
+	// be written (0: no events); otherwise the append fails with WRONG_EXPECTED_SEQ_NR.
+	ExpectedSeqNr int64 `msgpack:"expected_seq_nr,omitempty"`
+	// Conditional says ExpectedSeqNr is given; it is not a key of its own on the wire.
+	Conditional bool `msgpack:"-"`
 	// ExpireAfterMs asks the replicator to purge the journal this long after its last append; 0: never.
 	ExpireAfterMs int64 `msgpack:"expire_after_ms,omitempty"`
 	// Metadata is a JSON value stored in the action header (kafka-journal's HeaderMetadata.data); nil: none.
@@ -72,7 +77,7 @@ func (m *AppendRequest) EncodeMsgpack(e *msgpack.Encoder) error { return encodeT
 func (m *AppendReply) EncodeMsgpack(e *msgpack.Encoder) error { return encodeThrough(e, m.encode) }
 
 func (m *AppendRequest) encode(e *enc) {
-	e.requestHeader(m.ID, OpAppend, 2+count(m.Topic != "", m.ExpireAfterMs != 0, m.Metadata != nil,
+	e.requestHeader(m.ID, OpAppend, 2+count(m.Topic != "", m.Conditional, m.ExpireAfterMs != 0, m.Metadata != nil,
 		m.PayloadMetadata != nil, len(m.Headers) > 0, m.TimeoutMs != 0))
 	e.str("journal")
 	e.str(m.Journal)
@@ -84,6 +89,10 @@ func (m *AppendRequest) encode(e *enc) {
 	e.arrayLen(len(m.Events))
 	for i := range m.Events {
 		m.Events[i].encode(e)
+	}
+	if m.Conditional {
+		e.str("expected_seq_nr")
+		e.int(m.ExpectedSeqNr)
 	}
 	if m.ExpireAfterMs != 0 {
 		e.str("expire_after_ms")
@@ -157,6 +166,9 @@ func decodeAppend(f *fields) Request {
 	m.Journal = f.journal()
 	m.Topic = f.topic()
 	m.Events = decodeEvents(f)
+	if _, ok := f.get("expected_seq_nr"); ok {
+		m.ExpectedSeqNr, m.Conditional = int64(f.uint("expected_seq_nr", true, 0, MaxSeqNr)), true
+	}
 	m.ExpireAfterMs = int64(f.uint("expire_after_ms", false, 1, MaxSafeInt))
 	m.Metadata = f.json("metadata")
 	m.PayloadMetadata = f.json("payload_metadata")

@@ -183,6 +183,32 @@ var vectorDefs = []vectorDef{
 	{name: "subscribe-all-resume", direction: "request", op: protocol.OpSubscribeAll, note: "stored positions for partitions 0 and 3, the others from latest",
 		msg: &protocol.SubscribeAllRequest{ID: 17, Topic: "journal", From: protocol.FromLatest, Offsets: []protocol.PartitionStart{{Partition: 0, Offset: 1001}, {Partition: 3, Offset: 1 << 40}}, Credit: 256, TimeoutMs: 10000}},
 
+	{name: "append-expected-seq-nr", direction: "request", op: protocol.OpAppend, note: "a conditional append: written only if the journal's highest seq_nr is 2",
+		msg: &protocol.AppendRequest{ID: 14, Journal: "order-42", Events: []protocol.Event{{SeqNr: 3, PayloadType: protocol.PayloadText, Payload: "c"}}, ExpectedSeqNr: 2, Conditional: true}},
+	{name: "append-expected-new-journal", direction: "request", op: protocol.OpAppend, note: "expected_seq_nr 0: only if the journal has no events",
+		msg: &protocol.AppendRequest{ID: 15, Journal: "j", Events: []protocol.Event{{SeqNr: 1}}, Conditional: true}},
+	{name: "save-snapshot-full", direction: "request", op: protocol.OpSaveSnapshot, note: "every save_snapshot field",
+		msg: &protocol.SaveSnapshotRequest{ID: 16, Journal: "order-42", Topic: "journal", SeqNr: 15, PayloadType: protocol.PayloadJSON,
+			Payload: map[string]any{"total": int64(3)}, Metadata: map[string]any{"m": "x"}, Timestamp: 1764090000123, HasTimestamp: true, TimeoutMs: 5000}},
+	{name: "save-snapshot-minimal", direction: "request", op: protocol.OpSaveSnapshot, note: "a binary snapshot; the sidecar's clock sets the timestamp",
+		msg: &protocol.SaveSnapshotRequest{ID: 17, Journal: "j", SeqNr: 1, PayloadType: protocol.PayloadBinary, Payload: []byte{1, 2}}},
+	{name: "load-snapshot-latest", direction: "request", op: protocol.OpLoadSnapshot, note: "no criteria: the snapshot with the highest seq_nr",
+		msg: &protocol.LoadSnapshotRequest{ID: 18, Journal: "order-42", SnapshotCriteria: protocol.NewSnapshotCriteria()}},
+	{name: "load-snapshot-criteria", direction: "request", op: protocol.OpLoadSnapshot, note: "every criterion; a negative min_timestamp",
+		msg: &protocol.LoadSnapshotRequest{ID: 19, Journal: "order-42", Topic: "journal", SnapshotCriteria: protocol.SnapshotCriteria{
+			MaxSeqNr: 13, MaxTimestamp: 1764090000123, MinSeqNr: 2, MinTimestamp: -1}, TimeoutMs: 1000}},
+	{name: "delete-snapshots-seq-nr", direction: "request", op: protocol.OpDeleteSnapshots, note: "delete the snapshot with seq_nr 13, whatever its timestamp",
+		msg: &protocol.DeleteSnapshotsRequest{ID: 20, Journal: "order-42", SeqNr: 13, HasSeqNr: true, SnapshotCriteria: protocol.NewSnapshotCriteria()}},
+	{name: "delete-snapshots-criteria", direction: "request", op: protocol.OpDeleteSnapshots, note: "delete the snapshots up to seq_nr 13 taken at or before the timestamp",
+		msg: &protocol.DeleteSnapshotsRequest{ID: 21, Journal: "order-42", SnapshotCriteria: protocol.SnapshotCriteria{
+			MaxSeqNr: 13, MaxTimestamp: 1764090000123, MinTimestamp: math.MinInt64}}},
+	{name: "load-snapshot-loose-encoding", direction: "request", op: protocol.OpLoadSnapshot,
+		note: "non-canonical: nil criteria (absent), a default bound written out, keys out of order",
+		body: build(func(b *w) {
+			b.m(6).kv("min_seq_nr").u(0).kv("max_timestamp").nil().kv("journal").s("j").kv("max_seq_nr").u(7)
+			b.kv("op").s("load_snapshot").kv("id").u(22)
+		})},
+
 	// Replies.
 	{name: "hello-reply", direction: "reply", op: protocol.OpHello,
 		msg: &protocol.HelloReply{ID: 1, Version: 1, Server: "kjournal/0.1.0", MaxFrameBytes: protocol.DefaultMaxFrameBytes, MaxInFlight: 256, DefaultTopic: "journal", DefaultTimeoutMs: 30000}},
@@ -214,6 +240,22 @@ var vectorDefs = []vectorDef{
 		msg: &protocol.PurgeReply{ID: 12, Partition: 3, Offset: 12347}},
 	{name: "ping-reply", direction: "reply", op: protocol.OpPing,
 		msg: &protocol.PingReply{ID: 13}},
+	{name: "save-snapshot-reply", direction: "reply", op: protocol.OpSaveSnapshot, note: "the stored snapshot's timestamp",
+		msg: &protocol.SaveSnapshotReply{ID: 16, Timestamp: 1764090000123}},
+	{name: "load-snapshot-reply", direction: "reply", op: protocol.OpLoadSnapshot,
+		msg: &protocol.LoadSnapshotReply{ID: 18, Snapshot: &protocol.SnapshotRecord{SeqNr: 15, Timestamp: 1764090000123,
+			PayloadType: protocol.PayloadJSON, Payload: map[string]any{"total": int64(3)}, Metadata: map[string]any{"m": "x"},
+			Origin: "host-1", Version: "kjournal-0.1.0"}}},
+	{name: "load-snapshot-reply-text", direction: "reply", op: protocol.OpLoadSnapshot, note: "a text snapshot without metadata, origin or version",
+		msg: &protocol.LoadSnapshotReply{ID: 18, Snapshot: &protocol.SnapshotRecord{SeqNr: 1, Timestamp: 0, PayloadType: protocol.PayloadText, Payload: "s-1"}}},
+	{name: "load-snapshot-reply-none", direction: "reply", op: protocol.OpLoadSnapshot, note: "no snapshot matches",
+		msg: &protocol.LoadSnapshotReply{ID: 19}},
+	{name: "delete-snapshots-reply", direction: "reply", op: protocol.OpDeleteSnapshots,
+		msg: &protocol.DeleteSnapshotsReply{ID: 20, Deleted: 1}},
+	{name: "error-wrong-expected-seq-nr", direction: "reply", op: protocol.OpAppend, note: "the error object carries the journal's actual highest seq_nr",
+		msg: &protocol.Error{ID: 14, Code: protocol.CodeWrongExpectedSeqNr, Message: "order-42: expected seq_nr 2, the journal's highest is 5", HighestSeqNr: 5}},
+	{name: "error-wrong-expected-seq-nr-empty", direction: "reply", op: protocol.OpAppend, note: "highest_seq_nr 0: the journal has no events",
+		msg: &protocol.Error{ID: 14, Code: protocol.CodeWrongExpectedSeqNr, Message: "order-42: expected seq_nr 2, the journal has no events"}},
 	{name: "subscribe-events", direction: "reply", op: protocol.OpSubscribe, note: "a subscription's frames are read events frames; it has no end frame",
 		msg: &protocol.ReadEvents{ID: 14, Events: []protocol.EventRecord{record1}}},
 	{name: "subscribe-all-events", direction: "reply", op: protocol.OpSubscribeAll, note: "each record names its journal; partition and offset are the position to store",
@@ -307,6 +349,24 @@ var invalidDefs = []invalidDef{
 	{name: "delete-no-to", body: req(32, "delete", 1, func(b *w) { b.kv("journal").s("j") }), code: protocol.CodeInvalidArgument, replyID: 32},
 	{name: "delete-to-zero", body: req(32, "delete", 2, func(b *w) { b.kv("journal").s("j").kv("to").u(0) }), code: protocol.CodeInvalidSeqNr, replyID: 32},
 	{name: "pointer-journal-nil", body: req(33, "pointer", 1, func(b *w) { b.kv("journal").nil() }), code: protocol.CodeInvalidArgument, replyID: 33},
+	{name: "append-expected-negative", body: req(34, "append", 3, func(b *w) {
+		b.kv("journal").s("j").kv("events").a(1).m(1).kv("seq_nr").u(1).kv("expected_seq_nr").i(-1)
+	}), code: protocol.CodeInvalidArgument, replyID: 34},
+	{name: "append-expected-string", body: req(34, "append", 3, func(b *w) {
+		b.kv("journal").s("j").kv("events").a(1).m(1).kv("seq_nr").u(1).kv("expected_seq_nr").s("1")
+	}), code: protocol.CodeInvalidArgument, replyID: 34},
+	{name: "save-snapshot-no-seq-nr", body: req(35, "save_snapshot", 1, func(b *w) { b.kv("journal").s("j") }), code: protocol.CodeInvalidArgument, replyID: 35},
+	{name: "save-snapshot-seq-nr-zero", body: req(35, "save_snapshot", 2, func(b *w) { b.kv("journal").s("j").kv("seq_nr").u(0) }), code: protocol.CodeInvalidSeqNr, replyID: 35},
+	{name: "save-snapshot-binary-as-text", body: req(35, "save_snapshot", 4, func(b *w) {
+		b.kv("journal").s("j").kv("seq_nr").u(1).kv("payload").bin([]byte{1}).kv("payload_type").s("text")
+	}), code: protocol.CodeInvalidArgument, replyID: 35},
+	{name: "save-snapshot-timestamp-float", body: req(35, "save_snapshot", 3, func(b *w) { b.kv("journal").s("j").kv("seq_nr").u(1).kv("timestamp").f64(1) }),
+		code: protocol.CodeInvalidArgument, replyID: 35},
+	{name: "load-snapshot-no-journal", body: req(36, "load_snapshot", 0, func(*w) {}), code: protocol.CodeInvalidArgument, replyID: 36},
+	{name: "load-snapshot-max-seq-nr-negative", body: req(36, "load_snapshot", 2, func(b *w) { b.kv("journal").s("j").kv("max_seq_nr").i(-1) }),
+		code: protocol.CodeInvalidArgument, replyID: 36},
+	{name: "delete-snapshots-seq-nr-zero", body: req(37, "delete_snapshots", 2, func(b *w) { b.kv("journal").s("j").kv("seq_nr").u(0) }),
+		code: protocol.CodeInvalidSeqNr, replyID: 37},
 	{name: "subscribe-no-credit", body: req(34, "subscribe", 1, func(b *w) { b.kv("journal").s("j") }), code: protocol.CodeInvalidArgument, replyID: 34},
 	{name: "subscribe-from-zero", body: req(34, "subscribe", 3, func(b *w) { b.kv("journal").s("j").kv("credit").u(1).kv("from").u(0) }), code: protocol.CodeInvalidSeqNr, replyID: 34},
 	{name: "subscribe-no-journal", body: req(34, "subscribe", 1, func(b *w) { b.kv("credit").u(1) }), code: protocol.CodeInvalidArgument, replyID: 34},

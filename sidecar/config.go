@@ -38,6 +38,9 @@ const ServerName = "kjournal/0.1.0"
 type Config struct {
 	// Journals serves the requests. Required. The server does not close it.
 	Journals *journal.Journals
+	// Snapshots serves save_snapshot, load_snapshot and delete_snapshots; nil: they fail with
+	// SNAPSHOTS_UNAVAILABLE. The server does not close it.
+	Snapshots journal.SnapshotStore
 
 	// SocketPath is the Unix socket to listen on. Default DefaultSocketPath
 	// (/var/run/kjournal/kjournal.sock). A file already there is removed only if it is a socket that

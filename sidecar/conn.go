@@ -365,6 +365,12 @@ func (c *conn) run(req protocol.Request, fl *inflight, arrived time.Time) {
 			rep = c.handleDelete(r)
 		case *protocol.PurgeRequest:
 			rep = c.handlePurge(r)
+		case *protocol.SaveSnapshotRequest:
+			rep = c.handleSaveSnapshot(r)
+		case *protocol.LoadSnapshotRequest:
+			rep = c.handleLoadSnapshot(r)
+		case *protocol.DeleteSnapshotsRequest:
+			rep = c.handleDeleteSnapshots(r)
 		case *protocol.SubscribeRequest:
 			rep = c.handleSubscribe(r, fl.stream)
 		case *protocol.SubscribeAllRequest:

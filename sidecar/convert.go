@@ -92,22 +92,10 @@ func recordOf(e journal.EventRecord) (protocol.EventRecord, error) {
 		Version:   e.Version,
 		Headers:   e.Headers,
 	}
-	switch e.Payload.Type {
-	case "":
-	case journal.PayloadBinary:
-		r.PayloadType, r.Payload = protocol.PayloadBinary, nonNil(e.Payload.Data)
-	case journal.PayloadText:
-		r.PayloadType, r.Payload = protocol.PayloadText, string(e.Payload.Data)
-	case journal.PayloadJSON:
-		v, err := protocol.JSONFromRaw(e.Payload.Data)
-		if err != nil {
-			return r, fmt.Errorf("%w: event %d: json payload: %v", journal.ErrDataIntegrity, e.SeqNr, err)
-		}
-		r.PayloadType, r.Payload = protocol.PayloadJSON, v
-	default:
-		return r, fmt.Errorf("%w: event %d: payload type %q", journal.ErrDataIntegrity, e.SeqNr, e.Payload.Type)
-	}
 	var err error
+	if r.PayloadType, r.Payload, err = wirePayload(e.Payload); err != nil {
+		return r, fmt.Errorf("%w: event %d: %v", journal.ErrDataIntegrity, e.SeqNr, err)
+	}
 	if r.Metadata, err = valueOf(e.Metadata.Header.Data); err != nil {
 		return r, fmt.Errorf("%w: event %d: metadata: %v", journal.ErrDataIntegrity, e.SeqNr, err)
 	}
@@ -118,6 +106,25 @@ func recordOf(e journal.EventRecord) (protocol.EventRecord, error) {
 		r.ExpireAfterMs = max(1, d.Milliseconds())
 	}
 	return r, nil
+}
+
+// wirePayload is a stored payload in its wire form; stored JSON that does not parse is an error.
+func wirePayload(p journal.Payload) (protocol.PayloadType, any, error) {
+	switch p.Type {
+	case "":
+		return protocol.PayloadNone, nil, nil
+	case journal.PayloadBinary:
+		return protocol.PayloadBinary, nonNil(p.Data), nil
+	case journal.PayloadText:
+		return protocol.PayloadText, string(p.Data), nil
+	case journal.PayloadJSON:
+		v, err := protocol.JSONFromRaw(p.Data)
+		if err != nil {
+			return protocol.PayloadNone, nil, fmt.Errorf("json payload: %v", err)
+		}
+		return protocol.PayloadJSON, v, nil
+	}
+	return protocol.PayloadNone, nil, fmt.Errorf("payload type %q", p.Type)
 }
 
 func valueOf(raw json.RawMessage) (any, error) {

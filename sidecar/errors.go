@@ -30,9 +30,16 @@ func wireError(ctx context.Context, id uint64, err error) *protocol.Error {
 		}
 	}
 	var pe *protocol.Error
+	var we *journal.WrongExpectedSeqNrError
 	switch {
 	case errors.As(err, &pe):
 		return pe.WithID(id)
+	case errors.As(err, &we):
+		e := protocol.NewError(id, protocol.CodeWrongExpectedSeqNr, "%v", err)
+		e.HighestSeqNr = int64(we.Actual)
+		return e
+	case errors.Is(err, journal.ErrSnapshotsUnavailable):
+		return protocol.NewError(id, protocol.CodeSnapshotsUnavailable, "%v", err)
 	case errors.Is(err, journal.ErrRecordTooLarge):
 		return protocol.NewError(id, protocol.CodeRecordTooLarge, "%v", err)
 	case errors.Is(err, journal.ErrKafkaUnavailable):

@@ -1,10 +1,12 @@
 package sidecar
 
 import (
+	"github.com/kjournal/kjournal/journal"
 	"github.com/kjournal/kjournal/protocol"
 )
 
-// handleAppend appends the events and answers once Kafka acknowledged them.
+// handleAppend appends the events and answers once Kafka acknowledged them; with expected_seq_nr,
+// only if the journal's highest seq_nr is that (journal.Journal.AppendIf).
 //
 // An append handed to Kafka is not abandoned when its client goes away (the record would be written
 // anyway, and the journal library must see its acknowledgement to release it): its context derives
@@ -20,7 +22,12 @@ func (c *conn) handleAppend(r *protocol.AppendRequest) protocol.Reply {
 	}
 	ctx, cancel := c.withTimeout(c.s.hard, r)
 	defer cancel()
-	po, err := c.s.js.Journal(key).Append(ctx, events, opts)
+	var po journal.PartitionOffset
+	if r.Conditional {
+		po, err = c.s.js.Journal(key).AppendIf(ctx, journal.SeqNr(r.ExpectedSeqNr), events, opts)
+	} else {
+		po, err = c.s.js.Journal(key).Append(ctx, events, opts)
+	}
 	if err != nil {
 		return wireError(ctx, r.ID, err)
 	}

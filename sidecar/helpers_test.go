@@ -87,7 +87,8 @@ func startSidecar(tb testing.TB, adjust ...func(*sidecar.Config)) *harness {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return serve(tb, js, topic, adjust...)
+	withSnapshots := func(c *sidecar.Config) { c.Snapshots = store }
+	return serve(tb, js, topic, append([]func(*sidecar.Config){withSnapshots}, adjust...)...)
 }
 
 // startFake starts a sidecar over the in-memory journaltest backends, for the tests of what the
@@ -363,6 +364,12 @@ func setID(req protocol.Request, c *client) uint64 {
 	case *protocol.PurgeRequest:
 		return next(&r.ID)
 	case *protocol.PingRequest:
+		return next(&r.ID)
+	case *protocol.SaveSnapshotRequest:
+		return next(&r.ID)
+	case *protocol.LoadSnapshotRequest:
+		return next(&r.ID)
+	case *protocol.DeleteSnapshotsRequest:
 		return next(&r.ID)
 	case *protocol.SubscribeRequest:
 		return next(&r.ID)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -32,6 +33,7 @@ type Server struct {
 	logger   hclog.Logger
 	m        *metrics
 	gatherer prometheus.Gatherer
+	origin   string // the host name, written with snapshots
 
 	// soft ends when shutdown begins (read streams end); hard ends after the grace (everything ends).
 	soft     context.Context
@@ -84,6 +86,7 @@ func New(cfg Config) (*Server, error) {
 		gatherer: gath,
 		conns:    map[*conn]struct{}{},
 	}
+	s.origin, _ = os.Hostname()
 	s.soft, s.softStop = context.WithCancelCause(context.Background())
 	s.hard, s.hardStop = context.WithCancelCause(context.Background())
 	return s, nil

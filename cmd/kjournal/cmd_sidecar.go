@@ -235,6 +235,7 @@ func runSidecar(ctx context.Context, args []string, stderr io.Writer) int {
 	defer js.Close(context.Background())
 
 	cfg.Journals = js
+	cfg.Snapshots = store
 	cfg.Ready = readiness(kcfg.Brokers, store)
 	cfg.Logger = logger.Named("sidecar")
 	cfg.Registerer = reg

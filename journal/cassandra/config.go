@@ -91,6 +91,9 @@ type Tables struct {
 	Pointer2    string // default "pointer2"
 	Setting     string // default "setting"
 	Locks       string // default "locks"
+	// Snapshot is the snapshot ring-buffer table; default "snapshot_buffer", the name of
+	// kafka-journal's planned snapshot table.
+	Snapshot string
 }
 
 // Replication is a keyspace replication strategy.
@@ -188,9 +191,10 @@ func (cfg Config) withDefaults() (Config, error) {
 	def(&c.Tables.Pointer2, "pointer2")
 	def(&c.Tables.Setting, "setting")
 	def(&c.Tables.Locks, "locks")
+	def(&c.Tables.Snapshot, "snapshot_buffer")
 	// Unquoted CQL identifiers are case-insensitive: Cassandra stores them lower-cased, and so
 	// does system_schema, which schema setup reads.
-	for _, p := range []*string{&c.Keyspace, &c.Tables.Journal, &c.Tables.MetaJournal, &c.Tables.Pointer2, &c.Tables.Setting, &c.Tables.Locks} {
+	for _, p := range []*string{&c.Keyspace, &c.Tables.Journal, &c.Tables.MetaJournal, &c.Tables.Pointer2, &c.Tables.Setting, &c.Tables.Locks, &c.Tables.Snapshot} {
 		*p = strings.ToLower(*p)
 	}
 	if c.SegmentSize == 0 {
@@ -242,7 +246,7 @@ func (c Config) validate() error {
 	if !identifier.MatchString(c.Keyspace) {
 		return bad("keyspace %q is not a plain CQL identifier", c.Keyspace)
 	}
-	for _, t := range []string{c.Tables.Journal, c.Tables.MetaJournal, c.Tables.Pointer2, c.Tables.Setting, c.Tables.Locks} {
+	for _, t := range []string{c.Tables.Journal, c.Tables.MetaJournal, c.Tables.Pointer2, c.Tables.Setting, c.Tables.Locks, c.Tables.Snapshot} {
 		if !identifier.MatchString(t) {
 			return bad("table %q is not a plain CQL identifier", t)
 		}

@@ -353,6 +353,8 @@ func (sc *schemaSetup) createTables(ctx context.Context) (fresh bool, err error)
 		{t.Pointer2, []string{createPointer2CQL(ks + "." + t.Pointer2)}},
 		{t.Setting, []string{createSettingCQL(ks + "." + t.Setting)}},
 		{t.MetaJournal, createMetaJournalCQL(ks+"."+t.MetaJournal, t.MetaJournal)},
+		// Not one of the original's tables: created when missing, and left out of "fresh".
+		{t.Snapshot, []string{createSnapshotCQL(ks + "." + t.Snapshot)}},
 	}
 	have, err := tables(ctx, sc.s, ks)
 	if err != nil {
@@ -372,7 +374,7 @@ func (sc *schemaSetup) createTables(ctx context.Context) (fresh bool, err error)
 	if len(missing) == 0 {
 		return false, nil
 	}
-	fresh = len(missing) == distinct(t.Journal, t.Pointer2, t.Setting, t.MetaJournal)
+	fresh = !have[t.Journal] && !have[t.Pointer2] && !have[t.Setting] && !have[t.MetaJournal]
 	sc.log.Info("creating tables", "keyspace", ks, "tables", strings.Join(missing, ","), "fresh", fresh)
 	err = sc.lock().with(ctx, func(ctx context.Context) error {
 		for _, stmt := range stmts {
@@ -383,14 +385,6 @@ func (sc *schemaSetup) createTables(ctx context.Context) (fresh bool, err error)
 		return nil
 	})
 	return fresh, err
-}
-
-func distinct(names ...string) int {
-	m := map[string]bool{}
-	for _, n := range names {
-		m[n] = true
-	}
-	return len(m)
 }
 
 func firstLine(stmt string) string {

@@ -3,6 +3,7 @@ package cassandra
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -24,6 +25,9 @@ type Store struct {
 	journal     string // keyspace.table
 	metaJournal string
 	pointer2    string
+	snapshot    string
+
+	snapLocks snapshotLocks
 }
 
 // Open connects to Cassandra (retrying until Config.StartTimeout while the nodes are
@@ -65,6 +69,8 @@ func newStore(s *gocql.Session, c Config, version int) *Store {
 		journal:     c.Keyspace + "." + c.Tables.Journal,
 		metaJournal: c.Keyspace + "." + c.Tables.MetaJournal,
 		pointer2:    c.Keyspace + "." + c.Tables.Pointer2,
+		snapshot:    c.Keyspace + "." + c.Tables.Snapshot,
+		snapLocks:   snapshotLocks{seed: maphash.MakeSeed()},
 	}
 }
 

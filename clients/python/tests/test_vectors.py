@@ -55,10 +55,11 @@ def test_vectors_cover_every_op_and_reply() -> None:
     ops = {v["op"] for v in REQUESTS}
     assert ops == {
         "hello", "append", "read", "credit", "cancel", "pointer", "delete", "purge", "ping",
-        "subscribe", "subscribe_all",
+        "subscribe", "subscribe_all", "save_snapshot", "load_snapshot", "delete_snapshots",
     }
     assert {v["op"] for v in REPLIES} >= {
         "hello", "append", "read", "pointer", "delete", "purge", "ping", "subscribe", "subscribe_all",
+        "save_snapshot", "load_snapshot", "delete_snapshots",
     }
 
 
@@ -88,6 +89,7 @@ def build_request(d: dict[str, Any]) -> dict[str, Any]:
             payload_metadata=d.get("payload_metadata"),
             headers=d.get("headers"),
             timeout_ms=d.get("timeout_ms"),
+            expected_seq_nr=d.get("expected_seq_nr"),
         )
     if op == "read":
         return protocol.read_request(
@@ -114,6 +116,37 @@ def build_request(d: dict[str, Any]) -> dict[str, Any]:
         return protocol.purge_request(id, d["journal"], topic=d.get("topic"), timeout_ms=d.get("timeout_ms"))
     if op == "ping":
         return protocol.ping_request(id, timeout_ms=d.get("timeout_ms"))
+    criteria = {
+        "max_seq_nr": d.get("max_seq_nr"),
+        "max_timestamp_ms": d.get("max_timestamp"),
+        "min_seq_nr": d.get("min_seq_nr"),
+        "min_timestamp_ms": d.get("min_timestamp"),
+    }
+    if op == "save_snapshot":
+        return protocol.save_snapshot_request(
+            id,
+            d["journal"],
+            d["seq_nr"],
+            d.get("payload"),
+            d.get("payload_type"),
+            topic=d.get("topic"),
+            metadata=d.get("metadata"),
+            timestamp_ms=d.get("timestamp"),
+            timeout_ms=d.get("timeout_ms"),
+        )
+    if op == "load_snapshot":
+        return protocol.load_snapshot_request(
+            id, d["journal"], topic=d.get("topic"), timeout_ms=d.get("timeout_ms"), **criteria
+        )
+    if op == "delete_snapshots":
+        return protocol.delete_snapshots_request(
+            id,
+            d["journal"],
+            topic=d.get("topic"),
+            seq_nr=d.get("seq_nr"),
+            timeout_ms=d.get("timeout_ms"),
+            **criteria,
+        )
     if op == "subscribe":
         return protocol.subscribe_request(
             id, d["journal"], credit=d["credit"], topic=d.get("topic"), from_seq_nr=d.get("from"),
@@ -174,6 +207,24 @@ def expected_reply(op: str, d: dict[str, Any]) -> Any:
         return ReadEnd(d["highest_seq_nr"])
     if op == "ping":
         return None
+    if op == "save_snapshot":
+        return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=d["timestamp"])
+    if op == "load_snapshot":
+        s = d["snapshot"]
+        if s is None:
+            return None
+        return kjournal.Snapshot(
+            seq_nr=s["seq_nr"],
+            payload=s["payload"],
+            payload_type=s["payload_type"],
+            timestamp=datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=s["timestamp"]),
+            timestamp_ms=s["timestamp"],
+            metadata=s["metadata"],
+            origin=s["origin"],
+            version=s["version"],
+        )
+    if op == "delete_snapshots":
+        return d["deleted"]
     if op == "subscribe":
         return ReadEvents(tuple(expected_record(r) for r in d["events"]))
     if op == "subscribe_all":
@@ -185,6 +236,7 @@ def check_error(got: Any, want: dict[str, Any]) -> None:
     assert isinstance(got, kjournal.JournalError)
     assert type(got) is ERRORS_BY_CODE[want["code"]]
     assert (got.code, got.message, got.retryable) == (want["code"], want["message"], want["retryable"])
+    assert got.highest_seq_nr == want.get("highest_seq_nr")
 
 
 @pytest.mark.parametrize("v", REPLIES, ids=ids(REPLIES))
@@ -389,6 +441,15 @@ PREVENTED: dict[str, tuple[type[Exception], Callable[[], Any]] | Callable[[], No
     "delete-no-to": (TypeError, lambda: _journal().delete()),  # type: ignore[call-arg]
     "delete-to-zero": (ValueError, lambda: _journal().delete(0)),
     "pointer-journal-nil": (TypeError, lambda: _journal(None)),
+    "append-expected-negative": (ValueError, lambda: _journal().append([Event(1)], expected_seq_nr=-1)),
+    "append-expected-string": (TypeError, lambda: _journal().append([Event(1)], expected_seq_nr="1")),  # type: ignore[arg-type]
+    "save-snapshot-no-seq-nr": (TypeError, lambda: _journal().save_snapshot(None)),  # type: ignore[arg-type]
+    "save-snapshot-seq-nr-zero": (ValueError, lambda: _journal().save_snapshot(0)),
+    "save-snapshot-binary-as-text": (TypeError, lambda: _journal().save_snapshot(1, b"x", payload_type="text")),
+    "save-snapshot-timestamp-float": (TypeError, lambda: _journal().save_snapshot(1, timestamp=1.0)),  # type: ignore[arg-type]
+    "load-snapshot-no-journal": (TypeError, lambda: _journal(None)),
+    "load-snapshot-max-seq-nr-negative": (ValueError, lambda: _journal().load_snapshot(max_seq_nr=-1)),
+    "delete-snapshots-seq-nr-zero": (ValueError, lambda: _journal().delete_snapshots(seq_nr=0)),
     "credit-zero": (ValueError, lambda: protocol.credit_request(8, 0)),
     "credit-no-n": (TypeError, lambda: protocol.credit_request(8, None)),  # type: ignore[arg-type]
     "cancel-id-zero": (ValueError, lambda: protocol.cancel_request(0)),

@@ -50,11 +50,13 @@ from ._codes import (
     RecordTooLargeError,
     ShuttingDownError,
     SidecarInternalError,
+    SnapshotsUnavailableError,
     TooManyConnectionsError,
     TooManyRequestsError,
     TopicNotAllowedError,
     UnknownOpError,
     UnsupportedVersionError,
+    WrongExpectedSeqNrError,
 )
 from ._common import DEFAULT_SOCKET_PATH, SOCKET_ENV
 from ._version import __version__
@@ -76,7 +78,9 @@ from .model import (
     PartitionOffset,
     PayloadType,
     Position,
+    Recovery,
     ServerInfo,
+    Snapshot,
     TopicEventRecord,
 )
 from .subscription import AsyncSubscription, Subscription
@@ -122,11 +126,14 @@ __all__ = [
     "ProtocolError",
     "ReadCancelledError",
     "ReadStream",
+    "Recovery",
     "RecordTooLargeError",
     "RequestError",
     "ServerInfo",
     "ShuttingDownError",
     "SidecarInternalError",
+    "Snapshot",
+    "SnapshotsUnavailableError",
     "Subscription",
     "TooManyConnectionsError",
     "TooManyRequestsError",
@@ -134,5 +141,6 @@ __all__ = [
     "TopicNotAllowedError",
     "UnknownOpError",
     "UnsupportedVersionError",
+    "WrongExpectedSeqNrError",
     "__version__",
 ]

@@ -37,6 +37,7 @@ __all__ = [
     "TopicNotAllowedError",
     "PermissionDeniedError",
     "RecordTooLargeError",
+    "WrongExpectedSeqNrError",
     "JournalPurgedError",
     "TooManyRequestsError",
     "TooManyConnectionsError",
@@ -46,6 +47,7 @@ __all__ = [
     "KafkaUnavailableError",
     "CassandraUnavailableError",
     "MarkerTimeoutError",
+    "SnapshotsUnavailableError",
     "FollowerUnavailableError",
     "DataIntegrityError",
     "SidecarInternalError",
@@ -69,6 +71,7 @@ class ErrorCode(IntEnum):
     TOPIC_NOT_ALLOWED = 203
     PERMISSION_DENIED = 204
     RECORD_TOO_LARGE = 205
+    WRONG_EXPECTED_SEQ_NR = 206
     JOURNAL_PURGED = 220
     TOO_MANY_REQUESTS = 300
     TOO_MANY_CONNECTIONS = 301
@@ -78,6 +81,7 @@ class ErrorCode(IntEnum):
     KAFKA_UNAVAILABLE = 400
     CASSANDRA_UNAVAILABLE = 401
     MARKER_TIMEOUT = 402
+    SNAPSHOTS_UNAVAILABLE = 403
     FOLLOWER_UNAVAILABLE = 410
     DATA_INTEGRITY = 500
     INTERNAL = 501
@@ -224,6 +228,17 @@ class RecordTooLargeError(RequestError):
     default_retryable = False
 
 
+class WrongExpectedSeqNrError(RequestError):
+    """An append with expected_seq_nr found the journal's highest seq_nr different from it; nothing
+    was written. The error object's highest_seq_nr is the journal's actual highest seq_nr (0: no
+    events). (code 206, ``WRONG_EXPECTED_SEQ_NR``, not retryable)
+    """
+
+    default_code = 206
+    code_name = "WRONG_EXPECTED_SEQ_NR"
+    default_retryable = False
+
+
 class JournalPurgedError(RequestError):
     """A subscribe stream saw the journal purged while following it: the events it delivered belong
     to a journal that no longer exists, and a new journal with the same id may start again from
@@ -317,6 +332,17 @@ class MarkerTimeoutError(BackendError):
     default_retryable = True
 
 
+class SnapshotsUnavailableError(BackendError):
+    """The sidecar has no snapshot store: it runs without Cassandra snapshots, or the snapshot
+    table is missing (run `kjournal schema` or the replicator, which create it) or not writable
+    by the sidecar's Cassandra role. (code 403, ``SNAPSHOTS_UNAVAILABLE``, not retryable)
+    """
+
+    default_code = 403
+    code_name = "SNAPSHOTS_UNAVAILABLE"
+    default_retryable = False
+
+
 class FollowerUnavailableError(BackendError):
     """subscribe or subscribe_all cannot follow the topic: the sidecar's shared follower (the head
     cache consumer) could not start, or is disabled by the sidecar's configuration (then the
@@ -365,6 +391,7 @@ ERRORS_BY_CODE: Final[dict[int, type[JournalError]]] = {
     203: TopicNotAllowedError,
     204: PermissionDeniedError,
     205: RecordTooLargeError,
+    206: WrongExpectedSeqNrError,
     220: JournalPurgedError,
     300: TooManyRequestsError,
     301: TooManyConnectionsError,
@@ -374,6 +401,7 @@ ERRORS_BY_CODE: Final[dict[int, type[JournalError]]] = {
     400: KafkaUnavailableError,
     401: CassandraUnavailableError,
     402: MarkerTimeoutError,
+    403: SnapshotsUnavailableError,
     410: FollowerUnavailableError,
     500: DataIntegrityError,
     501: SidecarInternalError,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from . import protocol
@@ -79,6 +79,7 @@ def append_body(
     payload_metadata: Any,
     headers: Mapping[str, str] | None,
     request_ms: int | None,
+    expected_seq_nr: int | None = None,
 ) -> dict[str, Any]:
     """The append request map (id 0), with every argument checked."""
     if isinstance(events, (Event, str, bytes)) or not isinstance(events, Iterable):
@@ -100,6 +101,7 @@ def append_body(
         payload_metadata=payload_metadata,
         headers=headers,
         timeout_ms=request_ms,
+        expected_seq_nr=expected_seq_nr,
     )
 
 
@@ -143,3 +145,39 @@ def read_body(
         timeout_ms=request_ms,
     )
     return body, credits
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def epoch_ms(value: object, what: str) -> int | None:
+    """A snapshot timestamp or bound: an aware datetime or int milliseconds since the epoch."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError(f"{what} must be an aware datetime (with tzinfo)")
+        return (value - _EPOCH) // timedelta(milliseconds=1)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise TypeError(f"{what} must be a datetime or int milliseconds, got {type(value).__name__}")
+
+
+def criteria(
+    max_seq_nr: int | None, max_timestamp: object, min_seq_nr: int | None, min_timestamp: object
+) -> dict[str, Any]:
+    """Snapshot selection criteria as the protocol builders' keyword arguments."""
+    return {
+        "max_seq_nr": max_seq_nr,
+        "max_timestamp_ms": epoch_ms(max_timestamp, "max_timestamp"),
+        "min_seq_nr": min_seq_nr,
+        "min_timestamp_ms": epoch_ms(min_timestamp, "min_timestamp"),
+    }
+
+
+def recovery_read_args(snapshot: Any, to_seq_nr: int | None) -> dict[str, Any]:
+    """The read arguments of a recovery: the events after the snapshot, up to ``to_seq_nr``."""
+    start = 1 if snapshot is None else snapshot.seq_nr + 1
+    if start > MAX_SEQ_NR:
+        return {"from_seq_nr": MAX_SEQ_NR, "to_seq_nr": to_seq_nr, "max_count": 0}
+    return {"from_seq_nr": start, "to_seq_nr": to_seq_nr}

@@ -16,6 +16,7 @@ import socket
 import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Mapping
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
@@ -24,7 +25,17 @@ from . import subscription as _subscription
 from ._codes import JournalTimeoutError
 from ._common import Timeout
 from .errors import JournalConnectionError, JournalError
-from .model import Event, EventRecord, PartitionOffset, Position, ServerInfo, TopicEventRecord
+from .model import (
+    Event,
+    EventRecord,
+    PartitionOffset,
+    PayloadType,
+    Position,
+    Recovery,
+    ServerInfo,
+    Snapshot,
+    TopicEventRecord,
+)
 from .protocol import ConnectionNotice, ReadEnd, ReadEvents, Session
 from .subscription import AsyncSubscription
 
@@ -471,12 +482,14 @@ class AsyncJournal:
         metadata: Any = None,
         payload_metadata: Any = None,
         headers: Mapping[str, str] | None = None,
+        expected_seq_nr: int | None = None,
         timeout: Timeout = None,
     ) -> PartitionOffset:
         """Append ``events`` atomically; see :meth:`kjournal.Journal.append`."""
         ms = self.client._ms(timeout)
         body = _common.append_body(
-            self.id, self.topic, events, expire_after, metadata, payload_metadata, headers, ms
+            self.id, self.topic, events, expire_after, metadata, payload_metadata, headers, ms,
+            expected_seq_nr,
         )
         result: PartitionOffset = await self.client._call(body, ms)
         return result
@@ -536,6 +549,75 @@ class AsyncJournal:
         body = protocol.purge_request(0, self.id, topic=self.topic, timeout_ms=ms)
         result: PartitionOffset = await self.client._call(body, ms)
         return result
+
+    async def save_snapshot(
+        self,
+        seq_nr: int,
+        payload: Any = None,
+        *,
+        payload_type: PayloadType | None = None,
+        metadata: Any = None,
+        timestamp: datetime | int | None = None,
+        timeout: Timeout = None,
+    ) -> datetime:
+        """Save a snapshot; see :meth:`kjournal.Journal.save_snapshot`."""
+        ms = self.client._ms(timeout)
+        body = protocol.save_snapshot_request(
+            0, self.id, seq_nr, payload, payload_type, topic=self.topic, metadata=metadata,
+            timestamp_ms=_common.epoch_ms(timestamp, "timestamp"), timeout_ms=ms,
+        )
+        result: datetime = await self.client._call(body, ms)
+        return result
+
+    async def load_snapshot(
+        self,
+        *,
+        max_seq_nr: int | None = None,
+        max_timestamp: datetime | int | None = None,
+        min_seq_nr: int | None = None,
+        min_timestamp: datetime | int | None = None,
+        timeout: Timeout = None,
+    ) -> Snapshot | None:
+        """The latest snapshot within the bounds; see :meth:`kjournal.Journal.load_snapshot`."""
+        ms = self.client._ms(timeout)
+        body = protocol.load_snapshot_request(
+            0, self.id, topic=self.topic, timeout_ms=ms,
+            **_common.criteria(max_seq_nr, max_timestamp, min_seq_nr, min_timestamp),
+        )
+        result: Snapshot | None = await self.client._call(body, ms)
+        return result
+
+    async def delete_snapshots(
+        self,
+        *,
+        seq_nr: int | None = None,
+        max_seq_nr: int | None = None,
+        max_timestamp: datetime | int | None = None,
+        min_seq_nr: int | None = None,
+        min_timestamp: datetime | int | None = None,
+        timeout: Timeout = None,
+    ) -> int:
+        """Delete snapshots; see :meth:`kjournal.Journal.delete_snapshots`."""
+        ms = self.client._ms(timeout)
+        body = protocol.delete_snapshots_request(
+            0, self.id, topic=self.topic, seq_nr=seq_nr, timeout_ms=ms,
+            **_common.criteria(max_seq_nr, max_timestamp, min_seq_nr, min_timestamp),
+        )
+        result: int = await self.client._call(body, ms)
+        return result
+
+    async def recover(
+        self,
+        to_seq_nr: int | None = None,
+        *,
+        max_timestamp: datetime | int | None = None,
+        timeout: Timeout = None,
+    ) -> Recovery:
+        """The latest snapshot and the events after it; see :meth:`kjournal.Journal.recover`."""
+        snap = await self.load_snapshot(max_seq_nr=to_seq_nr, max_timestamp=max_timestamp, timeout=timeout)
+        stream = self.read(**_common.recovery_read_args(snap, to_seq_nr), timeout=timeout)
+        events = [r async for r in stream]
+        return Recovery(snap, events, stream.highest_seq_nr)
 
 
 class AsyncReadStream:

@@ -18,6 +18,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Generator, Iterable, Iterator, Mapping
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
@@ -26,7 +27,17 @@ from . import subscription as _subscription
 from ._codes import JournalTimeoutError
 from ._common import Timeout
 from .errors import JournalConnectionError, JournalError
-from .model import Event, EventRecord, PartitionOffset, Position, ServerInfo, TopicEventRecord
+from .model import (
+    Event,
+    EventRecord,
+    PartitionOffset,
+    PayloadType,
+    Position,
+    Recovery,
+    ServerInfo,
+    Snapshot,
+    TopicEventRecord,
+)
 from .protocol import ConnectionNotice, ReadEnd, ReadEvents, Session
 from .subscription import Subscription
 
@@ -507,6 +518,7 @@ class Journal:
         metadata: Any = None,
         payload_metadata: Any = None,
         headers: Mapping[str, str] | None = None,
+        expected_seq_nr: int | None = None,
         timeout: Timeout = None,
     ) -> PartitionOffset:
         """Append ``events`` atomically (one Kafka record); return where Kafka stored them.
@@ -518,6 +530,9 @@ class Journal:
             metadata: a JSON value stored with the append, read back as each record's ``metadata``.
             payload_metadata: a JSON value stored with the events, read back as ``payload_metadata``.
             headers: Kafka record headers (str to str).
+            expected_seq_nr: append only if the journal's highest seq_nr is exactly this (0: the
+                journal has no events); else raise :class:`~kjournal.WrongExpectedSeqNrError`,
+                whose ``highest_seq_nr`` is the actual one. Exact among writers using one sidecar.
             timeout: this request's deadline, overriding the client's.
 
         Returns after Kafka acknowledged the record. An append that fails with a retryable error
@@ -525,7 +540,8 @@ class Journal:
         """
         ms = self.client._ms(timeout)
         body = _common.append_body(
-            self.id, self.topic, events, expire_after, metadata, payload_metadata, headers, ms
+            self.id, self.topic, events, expire_after, metadata, payload_metadata, headers, ms,
+            expected_seq_nr,
         )
         result: PartitionOffset = self.client._call(body, ms)
         return result
@@ -592,6 +608,85 @@ class Journal:
         body = protocol.purge_request(0, self.id, topic=self.topic, timeout_ms=ms)
         result: PartitionOffset = self.client._call(body, ms)
         return result
+
+    def save_snapshot(
+        self,
+        seq_nr: int,
+        payload: Any = None,
+        *,
+        payload_type: PayloadType | None = None,
+        metadata: Any = None,
+        timestamp: datetime | int | None = None,
+        timeout: Timeout = None,
+    ) -> datetime:
+        """Save a snapshot of the journal's state after the events up to ``seq_nr``.
+
+        ``payload`` is typed as an event's (bytes, str, or a JSON value; or say ``payload_type``).
+        A snapshot with the same seq_nr is replaced; the sidecar keeps the latest 10. Returns the
+        stored timestamp (``timestamp``, an aware datetime or epoch ms, else the sidecar's clock).
+        """
+        ms = self.client._ms(timeout)
+        body = protocol.save_snapshot_request(
+            0, self.id, seq_nr, payload, payload_type, topic=self.topic, metadata=metadata,
+            timestamp_ms=_common.epoch_ms(timestamp, "timestamp"), timeout_ms=ms,
+        )
+        result: datetime = self.client._call(body, ms)
+        return result
+
+    def load_snapshot(
+        self,
+        *,
+        max_seq_nr: int | None = None,
+        max_timestamp: datetime | int | None = None,
+        min_seq_nr: int | None = None,
+        min_timestamp: datetime | int | None = None,
+        timeout: Timeout = None,
+    ) -> Snapshot | None:
+        """The snapshot with the highest seq_nr within the bounds (inclusive), or None."""
+        ms = self.client._ms(timeout)
+        body = protocol.load_snapshot_request(
+            0, self.id, topic=self.topic, timeout_ms=ms,
+            **_common.criteria(max_seq_nr, max_timestamp, min_seq_nr, min_timestamp),
+        )
+        result: Snapshot | None = self.client._call(body, ms)
+        return result
+
+    def delete_snapshots(
+        self,
+        *,
+        seq_nr: int | None = None,
+        max_seq_nr: int | None = None,
+        max_timestamp: datetime | int | None = None,
+        min_seq_nr: int | None = None,
+        min_timestamp: datetime | int | None = None,
+        timeout: Timeout = None,
+    ) -> int:
+        """Delete the snapshots within the bounds (only the one with ``seq_nr``, when given,
+        whatever its timestamp); return how many were deleted."""
+        ms = self.client._ms(timeout)
+        body = protocol.delete_snapshots_request(
+            0, self.id, topic=self.topic, seq_nr=seq_nr, timeout_ms=ms,
+            **_common.criteria(max_seq_nr, max_timestamp, min_seq_nr, min_timestamp),
+        )
+        result: int = self.client._call(body, ms)
+        return result
+
+    def recover(
+        self,
+        to_seq_nr: int | None = None,
+        *,
+        max_timestamp: datetime | int | None = None,
+        timeout: Timeout = None,
+    ) -> Recovery:
+        """Load the latest snapshot (at most ``to_seq_nr``, taken at most at ``max_timestamp``)
+        and read the events after it, up to ``to_seq_nr``: all a recovering writer needs.
+
+        Two requests (load_snapshot, read); the read's end tells the journal's highest seq_nr.
+        """
+        snap = self.load_snapshot(max_seq_nr=to_seq_nr, max_timestamp=max_timestamp, timeout=timeout)
+        stream = self.read(**_common.recovery_read_args(snap, to_seq_nr), timeout=timeout)
+        events = list(stream)
+        return Recovery(snap, events, stream.highest_seq_nr)
 
 
 class ReadStream:

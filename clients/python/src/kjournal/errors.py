@@ -57,6 +57,10 @@ class JournalError(Exception):
         retryable: whether the same request may succeed if sent again later.
     """
 
+    #: Only on :class:`~kjournal.WrongExpectedSeqNrError`: the journal's actual highest seq_nr
+    #: (0: it has no events). ``None`` on every other error.
+    highest_seq_nr: int | None = None
+
     family: ClassVar[str | None] = None
     default_code: ClassVar[int | None] = None
     code_name: ClassVar[str | None] = None

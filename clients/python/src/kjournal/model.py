@@ -239,6 +239,47 @@ class EventRecord:
 
 
 @dataclass(frozen=True)
+class Snapshot:
+    """A stored snapshot of a journal's state (see :meth:`kjournal.Journal.save_snapshot`).
+
+    Attributes:
+        seq_nr: the seq_nr of the last event the snapshot reflects.
+        payload: the state: bytes, str or a JSON value, as ``payload_type`` says; ``None`` with
+            ``payload_type`` ``None`` when it was saved without one.
+        payload_type: ``"binary"``, ``"text"``, ``"json"`` or ``None``.
+        timestamp: the snapshot's time, an aware :class:`~datetime.datetime` in UTC.
+        timestamp_ms: the same, in milliseconds since the Unix epoch (exact, for criteria).
+        metadata: the JSON value saved with it, ``None`` when none.
+        origin: the host of the sidecar that saved it, ``None`` when unknown.
+        version: the saving library's version, ``None`` when unknown.
+    """
+
+    seq_nr: int
+    payload: Any
+    payload_type: PayloadType | None
+    timestamp: datetime
+    timestamp_ms: int
+    metadata: Any = None
+    origin: str | None = None
+    version: str | None = None
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What :meth:`kjournal.Journal.recover` found: the latest snapshot and the events after it.
+
+    Attributes:
+        snapshot: the latest selected snapshot, ``None`` when there is none.
+        events: the events after the snapshot's seq_nr (all events without a snapshot).
+        highest_seq_nr: the journal's last seq_nr as of the read, ``None`` when it has no events.
+    """
+
+    snapshot: Snapshot | None
+    events: list[EventRecord]
+    highest_seq_nr: int | None
+
+
+@dataclass(frozen=True)
 class ServerInfo:
     """The sidecar's answer to hello: the negotiated version and the connection's limits."""
 

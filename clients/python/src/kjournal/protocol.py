@@ -38,6 +38,7 @@ from .model import (
     PartitionOffset,
     PayloadType,
     ServerInfo,
+    Snapshot,
     TopicEventRecord,
     check_json,
     check_seq_nr,
@@ -299,8 +300,10 @@ def append_request(
     payload_metadata: Any = None,
     headers: Mapping[str, str] | None = None,
     timeout_ms: int | None = None,
+    expected_seq_nr: int | None = None,
 ) -> dict[str, Any]:
-    """``append``: events in strictly increasing seq_nr order, appended atomically."""
+    """``append``: events in strictly increasing seq_nr order, appended atomically; with
+    ``expected_seq_nr``, only if the journal's highest seq_nr is that (0: no events)."""
     body: dict[str, Any] = {"id": _check_id(id), "op": "append", "journal": check_str(journal, "journal")}
     if topic is not None:
         body["topic"] = check_topic(topic)
@@ -320,6 +323,8 @@ def append_request(
         prev = e.seq_nr
         encoded.append(_encode_event(e))
     body["events"] = encoded
+    if expected_seq_nr is not None:
+        body["expected_seq_nr"] = _check_int(expected_seq_nr, "expected_seq_nr", 0, MAX_SEQ_NR)
     if expire_after_ms is not None:
         body["expire_after_ms"] = _check_int(expire_after_ms, "expire_after_ms", 1, MAX_EXPIRE_AFTER_MS)
     if metadata is not None:
@@ -469,6 +474,98 @@ def purge_request(
     return body
 
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _criteria(
+    body: dict[str, Any],
+    max_seq_nr: int | None,
+    max_timestamp_ms: int | None,
+    min_seq_nr: int | None,
+    min_timestamp_ms: int | None,
+) -> None:
+    """Add the snapshot selection criteria that differ from their defaults (canonical form)."""
+    for key, v, lo, hi, default in (
+        ("max_seq_nr", max_seq_nr, 0, MAX_SEQ_NR, MAX_SEQ_NR),
+        ("max_timestamp", max_timestamp_ms, _INT64_MIN, _INT64_MAX, _INT64_MAX),
+        ("min_seq_nr", min_seq_nr, 0, MAX_SEQ_NR, 0),
+        ("min_timestamp", min_timestamp_ms, _INT64_MIN, _INT64_MAX, _INT64_MIN),
+    ):
+        if v is not None and _check_int(v, key, lo, hi) != default:
+            body[key] = v
+
+
+def save_snapshot_request(
+    id: int,
+    journal: str,
+    seq_nr: int,
+    payload: Any = None,
+    payload_type: PayloadType | None = None,
+    *,
+    topic: str | None = None,
+    metadata: Any = None,
+    timestamp_ms: int | None = None,
+    timeout_ms: int | None = None,
+) -> dict[str, Any]:
+    """``save_snapshot``: the journal's state after the events up to ``seq_nr``; the payload is
+    typed as an event's (bytes, str or a JSON value, or ``payload_type`` given)."""
+    body = _journal_request("save_snapshot", id, journal, topic)
+    body["seq_nr"] = check_seq_nr(seq_nr, "seq_nr")
+    ev = Event(body["seq_nr"], payload, payload_type=payload_type)
+    if ev.payload_type is not None:
+        body["payload"] = _canonical_json(ev.payload) if ev.payload_type == "json" else ev.payload
+        body["payload_type"] = ev.payload_type
+    if metadata is not None:
+        check_json(metadata, "metadata")
+        body["metadata"] = _canonical_json(metadata)
+    if timestamp_ms is not None:
+        body["timestamp"] = _check_int(timestamp_ms, "timestamp", _INT64_MIN, _INT64_MAX)
+    if (t := _check_timeout_ms(timeout_ms)) is not None:
+        body["timeout_ms"] = t
+    return body
+
+
+def load_snapshot_request(
+    id: int,
+    journal: str,
+    *,
+    topic: str | None = None,
+    max_seq_nr: int | None = None,
+    max_timestamp_ms: int | None = None,
+    min_seq_nr: int | None = None,
+    min_timestamp_ms: int | None = None,
+    timeout_ms: int | None = None,
+) -> dict[str, Any]:
+    """``load_snapshot``: the selected snapshot with the highest seq_nr."""
+    body = _journal_request("load_snapshot", id, journal, topic)
+    _criteria(body, max_seq_nr, max_timestamp_ms, min_seq_nr, min_timestamp_ms)
+    if (t := _check_timeout_ms(timeout_ms)) is not None:
+        body["timeout_ms"] = t
+    return body
+
+
+def delete_snapshots_request(
+    id: int,
+    journal: str,
+    *,
+    topic: str | None = None,
+    seq_nr: int | None = None,
+    max_seq_nr: int | None = None,
+    max_timestamp_ms: int | None = None,
+    min_seq_nr: int | None = None,
+    min_timestamp_ms: int | None = None,
+    timeout_ms: int | None = None,
+) -> dict[str, Any]:
+    """``delete_snapshots``: the snapshots the criteria select (only ``seq_nr``'s, when given)."""
+    body = _journal_request("delete_snapshots", id, journal, topic)
+    if seq_nr is not None:
+        body["seq_nr"] = check_seq_nr(seq_nr, "seq_nr")
+    _criteria(body, max_seq_nr, max_timestamp_ms, min_seq_nr, min_timestamp_ms)
+    if (t := _check_timeout_ms(timeout_ms)) is not None:
+        body["timeout_ms"] = t
+    return body
+
+
 def ping_request(id: int, *, timeout_ms: int | None = None) -> dict[str, Any]:
     """``ping``: a liveness check that touches no backend."""
     body: dict[str, Any] = {"id": _check_id(id), "op": "ping"}
@@ -543,7 +640,9 @@ def _parse_error(body: Mapping[str, Any]) -> JournalError:
     retryable = err.get("retryable")
     if retryable is not None and not isinstance(retryable, bool):
         raise _bad("error frame", "retryable is not a bool")
-    return error_from_wire(code, message, retryable)
+    e = error_from_wire(code, message, retryable)
+    e.highest_seq_nr = _get_int(err, "highest_seq_nr", "error frame", nullable=True)
+    return e
 
 
 def _timestamp(ms: int) -> datetime:
@@ -602,6 +701,30 @@ def parse_event_record(m: object) -> EventRecord:
     )
 
 
+def parse_snapshot(m: object) -> Snapshot:
+    """Turn a load_snapshot reply's snapshot map into a :class:`~kjournal.model.Snapshot`."""
+    what = "snapshot"
+    if not isinstance(m, dict):
+        raise _bad(what, f"a {type(m).__name__}, not a map")
+    seq_nr = _get_int(m, "seq_nr", what)
+    if not 1 <= seq_nr <= MAX_SEQ_NR:
+        raise _bad(what, f"seq_nr {seq_nr} out of range")
+    ptype = m.get("payload_type")
+    if ptype is not None and ptype not in _PAYLOAD_TYPES:
+        raise _bad(what, f"unknown payload_type {ptype!r}")
+    ms = _get_int(m, "timestamp", what)
+    return Snapshot(
+        seq_nr=seq_nr,
+        payload=m.get("payload"),
+        payload_type=ptype,
+        timestamp=_timestamp(ms),
+        timestamp_ms=ms,
+        metadata=m.get("metadata"),
+        origin=_get_str(m, "origin", what, nullable=True),
+        version=_get_str(m, "version", what, nullable=True),
+    )
+
+
 def _parse_partition_offset(body: Mapping[str, Any], what: str) -> PartitionOffset:
     return PartitionOffset(_get_int(body, "partition", what), _get_int(body, "offset", what))
 
@@ -611,7 +734,9 @@ def parse_reply(op: str, body: Mapping[str, Any]) -> Any:
 
     Results: hello → :class:`~kjournal.model.ServerInfo`; append, purge →
     :class:`~kjournal.model.PartitionOffset`; delete → PartitionOffset or None; pointer → int or
-    None; read → :class:`ReadEvents` or :class:`ReadEnd`; ping → None. Unknown keys are ignored.
+    None; read → :class:`ReadEvents` or :class:`ReadEnd`; ping → None; save_snapshot → the stored
+    timestamp (datetime); load_snapshot → :class:`~kjournal.model.Snapshot` or None;
+    delete_snapshots → int. Unknown keys are ignored.
     Raises :class:`FrameError` when the reply does not match the spec.
     """
     if "error" in body:
@@ -655,6 +780,13 @@ def parse_reply(op: str, body: Mapping[str, Any]) -> Any:
         return TopicEvents(tuple(_parse_topic_record(e) for e in _events(body, what)))
     if op == "ping":
         return None
+    if op == "save_snapshot":
+        return _timestamp(_get_int(body, "timestamp", what))
+    if op == "load_snapshot":
+        snap = body.get("snapshot")
+        return None if snap is None else parse_snapshot(snap)
+    if op == "delete_snapshots":
+        return _get_int(body, "deleted", what)
     raise ValueError(f"unknown op {op!r}")
 
 
