@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -224,6 +225,7 @@ def main() -> int:
                   f"projection says {resumed.balances.get(account_id)}")
             ok = ok and resumed.balances.get(account_id) == account.balance
         print(f"projection: {resumed.events} events, {total} appended")
+    shutil.rmtree(state_dir)
     if not ok:
         print("bank: the projection disagrees with the accounts", file=sys.stderr)
         return 1
