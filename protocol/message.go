@@ -51,6 +51,7 @@ const (
 	OpSaveSnapshot    Op = "save_snapshot"
 	OpLoadSnapshot    Op = "load_snapshot"
 	OpDeleteSnapshots Op = "delete_snapshots"
+
 	OpSubscribe    Op = "subscribe"
 	OpSubscribeAll Op = "subscribe_all"
 )
@@ -94,6 +95,7 @@ var requestDecoders = map[Op]func(*fields) Request{
 	OpSaveSnapshot:    decodeSaveSnapshot,
 	OpLoadSnapshot:    decodeLoadSnapshot,
 	OpDeleteSnapshots: decodeDeleteSnapshots,
+
 	OpSubscribe:    decodeSubscribe,
 	OpSubscribeAll: decodeSubscribeAll,
 }
