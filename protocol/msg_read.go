@@ -248,12 +248,15 @@ func decodeReadReply(f *fields) Reply {
 	return nil
 }
 
-func decodeRecords(f *fields) []EventRecord {
+func decodeRecords(f *fields) []EventRecord { return decodeEach(f, decodeRecord) }
+
+// decodeEach decodes the array "events" of f, each element with decode; nil after a failure (in f.err).
+func decodeEach[T any](f *fields, decode func(rf *fields) T) []T {
 	r, n, ok := f.array("events")
 	if !ok {
 		return nil
 	}
-	out := make([]EventRecord, 0, n)
+	out := make([]T, 0, n)
 	for i := range n {
 		m, _, err := r.fieldMap(0)
 		if err != nil {
@@ -261,7 +264,7 @@ func decodeRecords(f *fields) []EventRecord {
 			return nil
 		}
 		rf := eventFields(r.buf, m, f.id, "", i)
-		rec := decodeRecord(rf)
+		rec := decode(rf)
 		if rf.err != nil {
 			f.err = rf.err
 			return nil

@@ -210,25 +210,8 @@ func decodeSubscribeReply(f *fields) Reply {
 }
 
 func decodeSubscribeAllReply(f *fields) Reply {
-	r, n, ok := f.array("events")
-	if !ok {
-		return nil
-	}
-	out := make([]TopicEventRecord, 0, n)
-	for i := range n {
-		m, _, err := r.fieldMap(0)
-		if err != nil {
-			f.fail(CodeInvalidArgument, fmt.Sprintf("events[%d]", i), err)
-			return nil
-		}
-		rf := eventFields(r.buf, m, f.id, "", i)
-		rec := TopicEventRecord{Journal: rf.str("journal", true)}
-		rec.EventRecord = decodeRecord(rf)
-		if rf.err != nil {
-			f.err = rf.err
-			return nil
-		}
-		out = append(out, rec)
-	}
-	return &SubscribeAllEvents{ID: f.id, Events: out}
+	events := decodeEach(f, func(rf *fields) TopicEventRecord {
+		return TopicEventRecord{Journal: rf.str("journal", true), EventRecord: decodeRecord(rf)}
+	})
+	return &SubscribeAllEvents{ID: f.id, Events: events}
 }

@@ -462,10 +462,7 @@ class Client:
         to cancel.
         """
         ms = self._ms(timeout)
-        offsets, applied = _subscription.resume_offsets(after)
-        body = protocol.subscribe_all_request(
-            0, credit=0, topic=topic, start=start, offsets=offsets, timeout_ms=ms
-        )
+        body, applied = _subscription.subscribe_all_body(topic, start, after, ms)
         return Subscription(self, body, self._read_window, ms, applied)
 
     def ping(self, *, timeout: Timeout = None) -> None:

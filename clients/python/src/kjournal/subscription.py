@@ -52,6 +52,34 @@ def resume_offsets(after: Iterable[Position] | None) -> tuple[dict[int, int], Ca
     return offsets, applied
 
 
+def subscribe_all_body(
+    topic: str | None, start: str, after: Iterable[Position] | None, request_ms: int | None
+) -> tuple[dict[str, Any], Callable[[Any], bool]]:
+    """The subscribe_all request (id 0, credit set by the subscription) and the filter of the events
+    already applied, for ``Client.subscribe_all`` and ``AsyncClient.subscribe_all``."""
+    offsets, applied = resume_offsets(after)
+    body = protocol.subscribe_all_request(
+        0, credit=0, topic=topic, start=start, offsets=offsets, timeout_ms=request_ms
+    )
+    return body, applied
+
+
+def _init(
+    sub: Subscription[Any] | AsyncSubscription[Any],
+    body: dict[str, Any],
+    window: int,
+    request_ms: int | None,
+    skip: Callable[[Any], bool] | None,
+) -> None:
+    """The state both kinds of subscription start with; the initial credit goes into ``body``."""
+    sub._body = body
+    sub._credits = protocol.CreditWindow(window)
+    body["credit"] = sub._credits.initial
+    sub._request_ms = request_ms
+    sub._skip = skip
+    sub._started = False
+
+
 class Subscription(Generic[R]):
     """A live subscription (blocking): iterate it once; it never ends by itself.
 
@@ -61,6 +89,12 @@ class Subscription(Generic[R]):
     ``with`` block cancels it on the sidecar.
     """
 
+    _body: dict[str, Any]
+    _credits: protocol.CreditWindow
+    _request_ms: int | None
+    _skip: Callable[[Any], bool] | None
+    _started: bool
+
     def __init__(
         self,
         client: Client,
@@ -69,13 +103,8 @@ class Subscription(Generic[R]):
         request_ms: int | None,
         skip: Callable[[Any], bool] | None = None,
     ) -> None:
+        _init(self, body, window, request_ms, skip)
         self._client = client
-        self._body = body
-        self._credits = protocol.CreditWindow(window)
-        body["credit"] = self._credits.initial
-        self._request_ms = request_ms
-        self._skip = skip
-        self._started = False
         self._gen: weakref.ref[Generator[R, None, None]] | None = None
 
     def __iter__(self) -> Iterator[R]:
@@ -132,6 +161,12 @@ class AsyncSubscription(Generic[R]):
     ``async with`` block cancels it at once.
     """
 
+    _body: dict[str, Any]
+    _credits: protocol.CreditWindow
+    _request_ms: int | None
+    _skip: Callable[[Any], bool] | None
+    _started: bool
+
     def __init__(
         self,
         client: AsyncClient,
@@ -140,13 +175,8 @@ class AsyncSubscription(Generic[R]):
         request_ms: int | None,
         skip: Callable[[Any], bool] | None = None,
     ) -> None:
+        _init(self, body, window, request_ms, skip)
         self._client = client
-        self._body = body
-        self._credits = protocol.CreditWindow(window)
-        body["credit"] = self._credits.initial
-        self._request_ms = request_ms
-        self._skip = skip
-        self._started = False
         self._iter: weakref.ref[_AsyncSubscriptionIterator[R]] | None = None
 
     def __aiter__(self) -> AsyncIterator[R]:
