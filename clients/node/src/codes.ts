@@ -45,6 +45,7 @@ export const CODES: readonly CodeInfo[] = [
   { code: 203, name: "TOPIC_NOT_ALLOWED", family: "request", retryable: false, description: "The topic is not one this sidecar is configured to serve." },
   { code: 204, name: "PERMISSION_DENIED", family: "request", retryable: false, description: "The sidecar's configuration does not allow this operation (for example delete or purge on a read-only sidecar)." },
   { code: 205, name: "RECORD_TOO_LARGE", family: "request", retryable: false, description: "The append's Kafka record is larger than Kafka accepts for the topic; split the events into smaller appends." },
+  { code: 206, name: "WRONG_EXPECTED_SEQ_NR", family: "request", retryable: false, description: "An append with expected_seq_nr found the journal's highest seq_nr different from it; nothing was written. The error object's highest_seq_nr is the journal's actual highest seq_nr (0: no events)." },
   { code: 300, name: "TOO_MANY_REQUESTS", family: "flow", retryable: true, description: "The connection already has max_in_flight requests in flight (open read streams count). Only the new request fails." },
   { code: 301, name: "TOO_MANY_CONNECTIONS", family: "flow", retryable: true, description: "The sidecar already serves its maximum number of connections. Sent with id 0 as the first frame, then the connection is closed." },
   { code: 302, name: "CANCELLED", family: "flow", retryable: false, description: "The read stream was stopped by the client's cancel. Its id is free again." },
@@ -53,6 +54,7 @@ export const CODES: readonly CodeInfo[] = [
   { code: 400, name: "KAFKA_UNAVAILABLE", family: "backend", retryable: true, description: "Kafka could not be reached or did not acknowledge in time. An append that fails with it may still have been written." },
   { code: 401, name: "CASSANDRA_UNAVAILABLE", family: "backend", retryable: true, description: "Cassandra could not be reached or did not answer in time." },
   { code: 402, name: "MARKER_TIMEOUT", family: "backend", retryable: true, description: "The Mark produced by read, pointer or delete was not seen by the sidecar's consumer before the deadline." },
+  { code: 403, name: "SNAPSHOTS_UNAVAILABLE", family: "backend", retryable: false, description: "The sidecar has no snapshot store: it runs without Cassandra snapshots, or the snapshot table is missing (run `kjournal schema` or the replicator, which create it) or not writable by the sidecar's Cassandra role." },
   { code: 500, name: "DATA_INTEGRITY", family: "internal", retryable: false, description: "Stored data cannot be served: an undecodable Kafka record or Cassandra row, or a duplicate or out-of-order seq_nr that cannot be resolved." },
   { code: 501, name: "INTERNAL", family: "internal", retryable: false, description: "A bug or unexpected condition in the sidecar; the message says what happened." },
 ];
@@ -73,6 +75,7 @@ export const Code = {
   TOPIC_NOT_ALLOWED: 203,
   PERMISSION_DENIED: 204,
   RECORD_TOO_LARGE: 205,
+  WRONG_EXPECTED_SEQ_NR: 206,
   TOO_MANY_REQUESTS: 300,
   TOO_MANY_CONNECTIONS: 301,
   CANCELLED: 302,
@@ -81,6 +84,7 @@ export const Code = {
   KAFKA_UNAVAILABLE: 400,
   CASSANDRA_UNAVAILABLE: 401,
   MARKER_TIMEOUT: 402,
+  SNAPSHOTS_UNAVAILABLE: 403,
   DATA_INTEGRITY: 500,
   INTERNAL: 501,
 } as const;
@@ -144,6 +148,10 @@ Object.defineProperty(PermissionDeniedError.prototype, 'name', { value: "Permiss
 export class RecordTooLargeError extends SidecarError {}
 Object.defineProperty(RecordTooLargeError.prototype, 'name', { value: "RecordTooLargeError", configurable: true, writable: true });
 
+/** 206 `WRONG_EXPECTED_SEQ_NR` (request, retryable by default: false). An append with expected_seq_nr found the journal's highest seq_nr different from it; nothing was written. The error object's highest_seq_nr is the journal's actual highest seq_nr (0: no events). */
+export class WrongExpectedSeqNrError extends SidecarError {}
+Object.defineProperty(WrongExpectedSeqNrError.prototype, 'name', { value: "WrongExpectedSeqNrError", configurable: true, writable: true });
+
 /** 300 `TOO_MANY_REQUESTS` (flow, retryable by default: true). The connection already has max_in_flight requests in flight (open read streams count). Only the new request fails. */
 export class TooManyRequestsError extends SidecarError {}
 Object.defineProperty(TooManyRequestsError.prototype, 'name', { value: "TooManyRequestsError", configurable: true, writable: true });
@@ -176,6 +184,10 @@ Object.defineProperty(CassandraUnavailableError.prototype, 'name', { value: "Cas
 export class MarkerTimeoutError extends SidecarError {}
 Object.defineProperty(MarkerTimeoutError.prototype, 'name', { value: "MarkerTimeoutError", configurable: true, writable: true });
 
+/** 403 `SNAPSHOTS_UNAVAILABLE` (backend, retryable by default: false). The sidecar has no snapshot store: it runs without Cassandra snapshots, or the snapshot table is missing (run `kjournal schema` or the replicator, which create it) or not writable by the sidecar's Cassandra role. */
+export class SnapshotsUnavailableError extends SidecarError {}
+Object.defineProperty(SnapshotsUnavailableError.prototype, 'name', { value: "SnapshotsUnavailableError", configurable: true, writable: true });
+
 /** 500 `DATA_INTEGRITY` (internal, retryable by default: false). Stored data cannot be served: an undecodable Kafka record or Cassandra row, or a duplicate or out-of-order seq_nr that cannot be resolved. */
 export class DataIntegrityError extends SidecarError {}
 Object.defineProperty(DataIntegrityError.prototype, 'name', { value: "DataIntegrityError", configurable: true, writable: true });
@@ -200,6 +212,7 @@ export const ERROR_CLASSES: ReadonlyMap<number, new (message: string, fields: Kj
   [203, TopicNotAllowedError],
   [204, PermissionDeniedError],
   [205, RecordTooLargeError],
+  [206, WrongExpectedSeqNrError],
   [300, TooManyRequestsError],
   [301, TooManyConnectionsError],
   [302, CancelledError],
@@ -208,6 +221,7 @@ export const ERROR_CLASSES: ReadonlyMap<number, new (message: string, fields: Kj
   [400, KafkaUnavailableError],
   [401, CassandraUnavailableError],
   [402, MarkerTimeoutError],
+  [403, SnapshotsUnavailableError],
   [500, DataIntegrityError],
   [501, InternalError],
 ]);
