@@ -41,6 +41,8 @@ type sizes struct {
 
 	p6IdleConns, p6Events, p6EventsPerAppend int
 	p6Hold                                   time.Duration
+
+	p7Events int
 }
 
 var fullSizes = sizes{
@@ -51,6 +53,7 @@ var fullSizes = sizes{
 	p4Rate: 5000, p4Duration: 30 * time.Second, p4Journals: 1000, p4Backlog: 60000,
 	p5Reads:     200,
 	p6IdleConns: 1000, p6Events: 200000, p6EventsPerAppend: 1000, p6Hold: 10 * time.Second,
+	p7Events: 100000,
 }
 
 var tinySizes = sizes{
@@ -61,6 +64,7 @@ var tinySizes = sizes{
 	p4Rate: 200, p4Duration: 2 * time.Second, p4Journals: 20, p4Backlog: 400, p4MaxHalf: 400,
 	p5Reads:     10,
 	p6IdleConns: 50, p6Events: 3000, p6EventsPerAppend: 500, p6Hold: time.Second,
+	p7Events: 2000,
 }
 
 type envConfig struct {

@@ -19,6 +19,7 @@ var scenarios = []scenario{
 	{"p5", (*env).runP5},
 	{"p3", (*env).runP3},
 	{"p6", (*env).runP6},
+	{"p7", (*env).runP7},
 	{"p4", (*env).runP4},
 }
 

@@ -204,6 +204,9 @@ func setupSchema(ctx context.Context, session *gocql.Session, c Config) (int, er
 	if err != nil {
 		return 0, err
 	}
+	if err := sc.createSnapshotTable(ctx); err != nil {
+		return 0, err
+	}
 	v, err := sc.migrate(ctx, fresh)
 	if err != nil {
 		return 0, err
@@ -353,8 +356,6 @@ func (sc *schemaSetup) createTables(ctx context.Context) (fresh bool, err error)
 		{t.Pointer2, []string{createPointer2CQL(ks + "." + t.Pointer2)}},
 		{t.Setting, []string{createSettingCQL(ks + "." + t.Setting)}},
 		{t.MetaJournal, createMetaJournalCQL(ks+"."+t.MetaJournal, t.MetaJournal)},
-		// Not one of the original's tables: created when missing, and left out of "fresh".
-		{t.Snapshot, []string{createSnapshotCQL(ks + "." + t.Snapshot)}},
 	}
 	have, err := tables(ctx, sc.s, ks)
 	if err != nil {
@@ -374,7 +375,7 @@ func (sc *schemaSetup) createTables(ctx context.Context) (fresh bool, err error)
 	if len(missing) == 0 {
 		return false, nil
 	}
-	fresh = !have[t.Journal] && !have[t.Pointer2] && !have[t.Setting] && !have[t.MetaJournal]
+	fresh = len(missing) == distinct(t.Journal, t.Pointer2, t.Setting, t.MetaJournal)
 	sc.log.Info("creating tables", "keyspace", ks, "tables", strings.Join(missing, ","), "fresh", fresh)
 	err = sc.lock().with(ctx, func(ctx context.Context) error {
 		for _, stmt := range stmts {
@@ -385,6 +386,45 @@ func (sc *schemaSetup) createTables(ctx context.Context) (fresh bool, err error)
 		return nil
 	})
 	return fresh, err
+}
+
+func distinct(names ...string) int {
+	m := map[string]bool{}
+	for _, n := range names {
+		m[n] = true
+	}
+	return len(m)
+}
+
+// createSnapshotTable creates the snapshot table when it is missing. It is not one of the
+// original's tables, so it plays no part in "fresh" or the schema version; and a role without the
+// permission to create it (a least-privilege replicator upgraded from a version without snapshots)
+// only logs a warning: journals work without it, snapshot requests fail until `kjournal schema`
+// creates it.
+func (sc *schemaSetup) createSnapshotTable(ctx context.Context) error {
+	if sc.cfg.DisableTableAutoCreate {
+		return nil
+	}
+	ks, name := sc.cfg.Keyspace, sc.cfg.Tables.Snapshot
+	have, err := tables(ctx, sc.s, ks)
+	if err != nil {
+		return fmt.Errorf("read tables of %s: %w", ks, err)
+	}
+	if have[name] {
+		return nil
+	}
+	sc.log.Info("creating the snapshot table", "keyspace", ks, "table", name)
+	err = sc.lock().with(ctx, func(ctx context.Context) error {
+		return sc.exec(ctx, createSnapshotCQL(ks+"."+name))
+	})
+	if authError(err) {
+		sc.log.Warn("cannot create the snapshot table: snapshots are unavailable until `kjournal schema` creates it", "table", ks+"."+name, "error", err)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%w: create table %s.%s: %w", ErrSchema, ks, name, err)
+	}
+	return nil
 }
 
 func firstLine(stmt string) string {
