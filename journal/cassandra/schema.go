@@ -204,7 +204,7 @@ func setupSchema(ctx context.Context, session *gocql.Session, c Config) (int, er
 	if err != nil {
 		return 0, err
 	}
-	if err := sc.createSnapshotTable(ctx); err != nil {
+	if err := sc.createExtraTables(ctx); err != nil {
 		return 0, err
 	}
 	v, err := sc.migrate(ctx, fresh)
@@ -396,33 +396,36 @@ func distinct(names ...string) int {
 	return len(m)
 }
 
-// createSnapshotTable creates the snapshot table when it is missing. It is not one of the
-// original's tables, so it plays no part in "fresh" or the schema version; and a role without the
-// permission to create it (a least-privilege replicator upgraded from a version without snapshots)
-// only logs a warning: journals work without it, snapshot requests fail until `kjournal schema`
-// creates it.
-func (sc *schemaSetup) createSnapshotTable(ctx context.Context) error {
+// createExtraTables creates kjournal's own tables when missing: the snapshot table and the
+// conditional-append fence. They are not the original's, so they play no part in "fresh" or the
+// schema version; and a role without the permission to create them (a least-privilege replicator
+// upgraded from a version without them) only logs a warning: journals work without them, snapshot
+// and fenced requests fail until `kjournal schema` creates them.
+func (sc *schemaSetup) createExtraTables(ctx context.Context) error {
 	if sc.cfg.DisableTableAutoCreate {
 		return nil
 	}
-	ks, name := sc.cfg.Keyspace, sc.cfg.Tables.Snapshot
+	ks := sc.cfg.Keyspace
 	have, err := tables(ctx, sc.s, ks)
 	if err != nil {
 		return fmt.Errorf("read tables of %s: %w", ks, err)
 	}
-	if have[name] {
-		return nil
-	}
-	sc.log.Info("creating the snapshot table", "keyspace", ks, "table", name)
-	err = sc.lock().with(ctx, func(ctx context.Context) error {
-		return sc.exec(ctx, createSnapshotCQL(ks+"."+name))
-	})
-	if authError(err) {
-		sc.log.Warn("cannot create the snapshot table: snapshots are unavailable until `kjournal schema` creates it", "table", ks+"."+name, "error", err)
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("%w: create table %s.%s: %w", ErrSchema, ks, name, err)
+	for _, t := range []struct{ name, cql string }{
+		{sc.cfg.Tables.Snapshot, createSnapshotCQL(ks + "." + sc.cfg.Tables.Snapshot)},
+		{sc.cfg.Tables.Fence, createFenceCQL(ks + "." + sc.cfg.Tables.Fence)},
+	} {
+		if have[t.name] {
+			continue
+		}
+		sc.log.Info("creating table", "keyspace", ks, "table", t.name)
+		err = sc.lock().with(ctx, func(ctx context.Context) error { return sc.exec(ctx, t.cql) })
+		if authError(err) {
+			sc.log.Warn("cannot create table: snapshots or fenced appends are unavailable until `kjournal schema` creates it", "table", ks+"."+t.name, "error", err)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("%w: create table %s.%s: %w", ErrSchema, ks, t.name, err)
+		}
 	}
 	return nil
 }
