@@ -43,6 +43,13 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Now is the clock for action timestamps; default time.Now.
 	Now func() time.Time
+	// Fence, when set, makes conditional appends (AppendIf) exact across processes that share it;
+	// nil: exact within this Journals only.
+	Fence Fence
+	// FenceStale is how old a fence claim whose record has not reached the journal must be before
+	// it is taken as failed; default 2 minutes (the producer gives up on a record after
+	// journal/kafka's ProduceTimeout, 30s by default).
+	FenceStale time.Duration
 }
 
 // AppendOptions are the optional parts of an Append.
@@ -117,6 +124,9 @@ func New(cfg Config) (*Journals, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.FenceStale <= 0 {
+		cfg.FenceStale = 2 * time.Minute
 	}
 	cfg.HeadCache.setDefaults()
 	m, err := newMetrics(cfg.Registerer)
@@ -294,6 +304,12 @@ func (j Journal) Purge(ctx context.Context) (po PartitionOffset, err error) {
 	j.js.heads.Remove(j.key)
 	if err != nil {
 		return po, fmt.Errorf("purge %s: %w", j.key, err)
+	}
+	if f := j.js.cfg.Fence; f != nil {
+		// The journal starts anew: so does its fence (else its claim would wait out FenceStale).
+		if err := f.Reset(ctx, j.key); err != nil {
+			return po, fmt.Errorf("purge %s: fence: %w", j.key, err)
+		}
 	}
 	return po, nil
 }

@@ -57,6 +57,7 @@ var sidecarFlagEnv = [][2]string{
 	{"http-addr", "KJOURNAL_HTTP_ADDR"},
 	{"pprof", "KJOURNAL_PPROF"},
 	{"head-cache", "KJOURNAL_HEAD_CACHE"},
+	{"fence", "KJOURNAL_FENCE"},
 	{"max-connections", "KJOURNAL_MAX_CONNECTIONS"},
 	{"max-in-flight", "KJOURNAL_MAX_IN_FLIGHT"},
 	{"max-frame-bytes", "KJOURNAL_MAX_FRAME_BYTES"},
@@ -82,6 +83,7 @@ type sidecarFlags struct {
 	allowedUIDs    string
 	httpAddr       string
 	headCache      bool
+	fence          bool
 	pprof          bool
 	maxConnections int
 	maxInFlight    int
@@ -112,6 +114,7 @@ func sidecarFlagSet(stderr io.Writer) (*flag.FlagSet, *sidecarFlags) {
 	fs.StringVar(&f.httpAddr, "http-addr", sidecar.DefaultHTTPAddr, `address of /healthz, /readyz and /metrics; "-" for none (env KJOURNAL_HTTP_ADDR)`)
 	fs.BoolVar(&f.pprof, "pprof", false, "also serve Go's profiler under /debug/pprof/ on --http-addr (env KJOURNAL_PPROF)")
 	fs.BoolVar(&f.headCache, "head-cache", true, "share one Kafka consumer per topic among reads (env KJOURNAL_HEAD_CACHE)")
+	fs.BoolVar(&f.fence, "fence", false, "make appends with expected_seq_nr exact across sidecars with a Cassandra LWT per conditional append (table seqnr_fence; needs MODIFY on it) (env KJOURNAL_FENCE)")
 	fs.IntVar(&f.maxConnections, "max-connections", sidecar.DefaultMaxConnections, "most client connections at once (env KJOURNAL_MAX_CONNECTIONS)")
 	fs.IntVar(&f.maxInFlight, "max-in-flight", sidecar.DefaultMaxInFlight, "most requests in flight per connection, read streams included (env KJOURNAL_MAX_IN_FLIGHT)")
 	fs.IntVar(&f.maxFrameBytes, "max-frame-bytes", sidecar.DefaultMaxFrameBytes, "largest frame body accepted and sent (env KJOURNAL_MAX_FRAME_BYTES)")
@@ -226,6 +229,7 @@ func runSidecar(ctx context.Context, args []string, stderr io.Writer) int {
 		Eventual:      store,
 		MarkerTimeout: f.markerTimeout,
 		HeadCache:     journal.HeadCacheConfig{Disabled: !f.headCache},
+		Fence:         fence(f.fence, store),
 		Logger:        logger.Named("journal"),
 		Registerer:    reg,
 	})
@@ -321,4 +325,12 @@ func readiness(brokers []string, store *cassandra.Store) func(context.Context) e
 		}
 		return nil
 	}
+}
+
+// fence is the store as the journal's conditional-append fence when on, else none.
+func fence(on bool, store *cassandra.Store) journal.Fence {
+	if !on {
+		return nil
+	}
+	return store
 }

@@ -42,6 +42,7 @@ type sizes struct {
 	p6IdleConns, p6Events, p6EventsPerAppend int
 	p6Hold                                   time.Duration
 
+	p7Events                 int
 	p8Subscribers, p8Appends int
 }
 
@@ -53,6 +54,7 @@ var fullSizes = sizes{
 	p4Rate: 5000, p4Duration: 30 * time.Second, p4Journals: 1000, p4Backlog: 60000,
 	p5Reads:     200,
 	p6IdleConns: 1000, p6Events: 200000, p6EventsPerAppend: 1000, p6Hold: 10 * time.Second,
+	p7Events:      100000,
 	p8Subscribers: 100, p8Appends: 2000,
 }
 
@@ -64,6 +66,7 @@ var tinySizes = sizes{
 	p4Rate: 200, p4Duration: 2 * time.Second, p4Journals: 20, p4Backlog: 400, p4MaxHalf: 400,
 	p5Reads:     10,
 	p6IdleConns: 50, p6Events: 3000, p6EventsPerAppend: 500, p6Hold: time.Second,
+	p7Events:      2000,
 	p8Subscribers: 4, p8Appends: 40,
 }
 

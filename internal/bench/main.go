@@ -11,6 +11,7 @@
 //	    replication lag at a steady append rate, and at half that capacity
 //	P5  Mark records produced per full read
 //	P6  sidecar RSS with 1,000 idle connections, and while a reader of a 200,000-event journal stalls
+//	P7  recover() of a 100,000-event journal with and without a snapshot (load_snapshot, then the events after it)
 //	P8  subscription delivery latency: append ack → the event delivered to a subscriber, with 100
 //	    subscriptions open on one sidecar
 //
@@ -48,7 +49,7 @@ func run(ctx context.Context, args []string) int {
 	var (
 		size      = fs.String("size", "full", "full (the issue's sizes) or tiny (seconds, for tests)")
 		reps      = fs.Int("reps", 0, "repetitions per scenario (default 3; 1 for -size tiny)")
-		only      = fs.String("scenarios", "p1,p2,p3,p4,p5,p6,p8", "comma-separated scenarios to run")
+		only      = fs.String("scenarios", "p1,p2,p3,p4,p5,p6,p7,p8", "comma-separated scenarios to run")
 		out       = fs.String("out", envOr("BENCH_OUT", ""), "summary JSON (env BENCH_OUT; default $KJ_RUN/bench.json)")
 		kjBin     = fs.String("kjournal", envOr("BENCH_KJOURNAL", ""), "the kjournal binary (default $KJ_RUN/bin/kjournal, built if missing)")
 		python    = fs.String("python", envOr("BENCH_PYTHON", ""), "python with the kjournal package installed (default $KJ_RUN/bench-venv/bin/python)")

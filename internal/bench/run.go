@@ -20,6 +20,7 @@ var scenarios = []scenario{
 	{"p8", (*env).runP8},
 	{"p3", (*env).runP3},
 	{"p6", (*env).runP6},
+	{"p7", (*env).runP7},
 	{"p4", (*env).runP4},
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kjournal/kjournal/internal/testenv"
 	"github.com/kjournal/kjournal/journal/cassandra"
+	"github.com/kjournal/kjournal/protocol"
 )
 
 // The least-privilege test's Cassandra: ports of its own (KJ_AUTH_CASSANDRA_PORT and
@@ -28,6 +29,7 @@ const (
 var authGrants = []string{
 	"CREATE ROLE kjournal_sidecar WITH PASSWORD = 'sidecar-pw' AND LOGIN = true",
 	"GRANT SELECT ON KEYSPACE journal TO kjournal_sidecar",
+	"GRANT MODIFY ON TABLE journal.snapshot_buffer TO kjournal_sidecar",
 	"CREATE ROLE kjournal_replicator WITH PASSWORD = 'replicator-pw' AND LOGIN = true",
 	"GRANT SELECT ON KEYSPACE journal TO kjournal_replicator",
 	"GRANT MODIFY ON KEYSPACE journal TO kjournal_replicator",
@@ -37,8 +39,8 @@ var authGrants = []string{
 
 // TestLeastPrivilege runs a Cassandra with PasswordAuthenticator and CassandraAuthorizer (stack.sh
 // CASSANDRA_AUTH=1) of its own, next to the shared stack's Kafka: the superuser creates the schema
-// (kjournal schema) and the roles; a replicator with SELECT and MODIFY and a sidecar with SELECT
-// only serve an append end to end; a sidecar with no grant, a wrong password or a keyspace without
+// (kjournal schema) and the roles; a replicator with SELECT and MODIFY and a sidecar with SELECT (and
+// MODIFY on the snapshot table only) serve an append and a snapshot end to end; a sidecar with no grant, a wrong password or a keyspace without
 // the schema fails to start at once, saying why.
 func TestLeastPrivilege(t *testing.T) {
 	if os.Getenv("KJ_AUTH") != "1" {
@@ -182,6 +184,15 @@ func TestLeastPrivilege(t *testing.T) {
 	res, err := c.read(ctx, topic, "j1", 10000)
 	if err != nil || fmt.Sprint(res.seqNrs) != "[1 2 3]" || !res.ok {
 		t.Fatalf("read through the sidecar: %v %v", res, err)
+	}
+	// Snapshots: the one table the sidecar writes.
+	save, err := c.do(ctx, &protocol.SaveSnapshotRequest{Journal: "j1", Topic: topic, SeqNr: 3, PayloadType: protocol.PayloadText, Payload: "state"})
+	if _, ok := save.(*protocol.SaveSnapshotReply); err != nil || !ok {
+		t.Fatalf("save_snapshot as kjournal_sidecar: %#v %v", save, err)
+	}
+	load, err := c.do(ctx, &protocol.LoadSnapshotRequest{Journal: "j1", Topic: topic, SnapshotCriteria: protocol.NewSnapshotCriteria()})
+	if lr, ok := load.(*protocol.LoadSnapshotReply); err != nil || !ok || lr.Snapshot == nil || lr.Snapshot.Payload != "state" {
+		t.Fatalf("load_snapshot as kjournal_sidecar: %#v %v", load, err)
 	}
 }
 

@@ -94,6 +94,8 @@ type Tables struct {
 	// Snapshot is the snapshot ring-buffer table; default "snapshot_buffer", the name of
 	// kafka-journal's planned snapshot table.
 	Snapshot string
+	// Fence is the table of the conditional-append fence (journal.Fence); default "seqnr_fence".
+	Fence string
 }
 
 // Replication is a keyspace replication strategy.
@@ -192,9 +194,10 @@ func (cfg Config) withDefaults() (Config, error) {
 	def(&c.Tables.Setting, "setting")
 	def(&c.Tables.Locks, "locks")
 	def(&c.Tables.Snapshot, "snapshot_buffer")
+	def(&c.Tables.Fence, "seqnr_fence")
 	// Unquoted CQL identifiers are case-insensitive: Cassandra stores them lower-cased, and so
 	// does system_schema, which schema setup reads.
-	for _, p := range []*string{&c.Keyspace, &c.Tables.Journal, &c.Tables.MetaJournal, &c.Tables.Pointer2, &c.Tables.Setting, &c.Tables.Locks, &c.Tables.Snapshot} {
+	for _, p := range []*string{&c.Keyspace, &c.Tables.Journal, &c.Tables.MetaJournal, &c.Tables.Pointer2, &c.Tables.Setting, &c.Tables.Locks, &c.Tables.Snapshot, &c.Tables.Fence} {
 		*p = strings.ToLower(*p)
 	}
 	if c.SegmentSize == 0 {
@@ -246,7 +249,7 @@ func (c Config) validate() error {
 	if !identifier.MatchString(c.Keyspace) {
 		return bad("keyspace %q is not a plain CQL identifier", c.Keyspace)
 	}
-	for _, t := range []string{c.Tables.Journal, c.Tables.MetaJournal, c.Tables.Pointer2, c.Tables.Setting, c.Tables.Locks, c.Tables.Snapshot} {
+	for _, t := range []string{c.Tables.Journal, c.Tables.MetaJournal, c.Tables.Pointer2, c.Tables.Setting, c.Tables.Locks, c.Tables.Snapshot, c.Tables.Fence} {
 		if !identifier.MatchString(t) {
 			return bad("table %q is not a plain CQL identifier", t)
 		}

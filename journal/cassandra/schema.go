@@ -204,6 +204,9 @@ func setupSchema(ctx context.Context, session *gocql.Session, c Config) (int, er
 	if err != nil {
 		return 0, err
 	}
+	if err := sc.createExtraTables(ctx); err != nil {
+		return 0, err
+	}
 	v, err := sc.migrate(ctx, fresh)
 	if err != nil {
 		return 0, err
@@ -353,8 +356,6 @@ func (sc *schemaSetup) createTables(ctx context.Context) (fresh bool, err error)
 		{t.Pointer2, []string{createPointer2CQL(ks + "." + t.Pointer2)}},
 		{t.Setting, []string{createSettingCQL(ks + "." + t.Setting)}},
 		{t.MetaJournal, createMetaJournalCQL(ks+"."+t.MetaJournal, t.MetaJournal)},
-		// Not one of the original's tables: created when missing, and left out of "fresh".
-		{t.Snapshot, []string{createSnapshotCQL(ks + "." + t.Snapshot)}},
 	}
 	have, err := tables(ctx, sc.s, ks)
 	if err != nil {
@@ -374,7 +375,7 @@ func (sc *schemaSetup) createTables(ctx context.Context) (fresh bool, err error)
 	if len(missing) == 0 {
 		return false, nil
 	}
-	fresh = !have[t.Journal] && !have[t.Pointer2] && !have[t.Setting] && !have[t.MetaJournal]
+	fresh = len(missing) == distinct(t.Journal, t.Pointer2, t.Setting, t.MetaJournal)
 	sc.log.Info("creating tables", "keyspace", ks, "tables", strings.Join(missing, ","), "fresh", fresh)
 	err = sc.lock().with(ctx, func(ctx context.Context) error {
 		for _, stmt := range stmts {
@@ -385,6 +386,48 @@ func (sc *schemaSetup) createTables(ctx context.Context) (fresh bool, err error)
 		return nil
 	})
 	return fresh, err
+}
+
+func distinct(names ...string) int {
+	m := map[string]bool{}
+	for _, n := range names {
+		m[n] = true
+	}
+	return len(m)
+}
+
+// createExtraTables creates kjournal's own tables when missing: the snapshot table and the
+// conditional-append fence. They are not the original's, so they play no part in "fresh" or the
+// schema version; and a role without the permission to create them (a least-privilege replicator
+// upgraded from a version without them) only logs a warning: journals work without them, snapshot
+// and fenced requests fail until `kjournal schema` creates them.
+func (sc *schemaSetup) createExtraTables(ctx context.Context) error {
+	if sc.cfg.DisableTableAutoCreate {
+		return nil
+	}
+	ks := sc.cfg.Keyspace
+	have, err := tables(ctx, sc.s, ks)
+	if err != nil {
+		return fmt.Errorf("read tables of %s: %w", ks, err)
+	}
+	for _, t := range []struct{ name, cql string }{
+		{sc.cfg.Tables.Snapshot, createSnapshotCQL(ks + "." + sc.cfg.Tables.Snapshot)},
+		{sc.cfg.Tables.Fence, createFenceCQL(ks + "." + sc.cfg.Tables.Fence)},
+	} {
+		if have[t.name] {
+			continue
+		}
+		sc.log.Info("creating table", "keyspace", ks, "table", t.name)
+		err = sc.lock().with(ctx, func(ctx context.Context) error { return sc.exec(ctx, t.cql) })
+		if authError(err) {
+			sc.log.Warn("cannot create table: snapshots or fenced appends are unavailable until `kjournal schema` creates it", "table", ks+"."+t.name, "error", err)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("%w: create table %s.%s: %w", ErrSchema, ks, t.name, err)
+		}
+	}
+	return nil
 }
 
 func firstLine(stmt string) string {

@@ -26,6 +26,7 @@ type Store struct {
 	metaJournal string
 	pointer2    string
 	snapshot    string
+	fence       string
 
 	snapLocks snapshotLocks
 }
@@ -70,6 +71,7 @@ func newStore(s *gocql.Session, c Config, version int) *Store {
 		metaJournal: c.Keyspace + "." + c.Tables.MetaJournal,
 		pointer2:    c.Keyspace + "." + c.Tables.Pointer2,
 		snapshot:    c.Keyspace + "." + c.Tables.Snapshot,
+		fence:       c.Keyspace + "." + c.Tables.Fence,
 		snapLocks:   snapshotLocks{seed: maphash.MakeSeed()},
 	}
 }

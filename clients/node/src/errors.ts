@@ -54,7 +54,13 @@ export class KjournalError extends Error {
  * (for humans, not to be parsed). `retryable` is the frame's own flag, which is authoritative over the
  * code table's default.
  */
-export class SidecarError extends KjournalError {}
+export class SidecarError extends KjournalError {
+  /**
+   * Only with `WRONG_EXPECTED_SEQ_NR`: the journal's actual highest seq_nr (0: it has no events);
+   * `null` for every other code.
+   */
+  highestSeqNr: number | bigint | null = null;
+}
 
 /**
  * The connection could not be opened, was lost, or was closed by {@link Client.close} while the request

@@ -1,8 +1,32 @@
 import type { Connection } from './connection.js';
-import { decodeDeleteReply, decodePartitionOffset, decodePointerReply, decodeSubscribeFrame, toWire } from './protocol.js';
+import {
+  decodeDeleteReply,
+  decodeDeleteSnapshotsReply,
+  decodeLoadSnapshotReply,
+  decodePartitionOffset,
+  decodePointerReply,
+  decodeSaveSnapshotReply,
+  decodeSubscribeFrame,
+  toWire,
+} from './protocol.js';
 import { ReadStream, Subscription } from './read.js';
-import type { AppendOptions, CallOptions, Event, EventRecord, PartitionOffset, ReadOptions, SeqNr, SubscribeOptions } from './types.js';
-import { MAX_INT31, smallIntArg } from './values.js';
+import type {
+  AppendOptions,
+  CallOptions,
+  Event,
+  EventRecord,
+  Int,
+  PartitionOffset,
+  Payload,
+  ReadOptions,
+  Recovery,
+  SaveSnapshotOptions,
+  SeqNr,
+  Snapshot,
+  SnapshotCriteria,
+  SubscribeOptions,
+} from './types.js';
+import { fromWireInt, MAX_INT31, MAX_SEQ_NR, smallIntArg } from './values.js';
 
 /**
  * One journal: a (topic, id) pair. Cheap to create, holds no state besides its name; get one from
@@ -29,8 +53,8 @@ export class Journal {
 
   /**
    * Appends events atomically (one Kafka record), in strictly increasing seq_nr order. Resolves when
-   * Kafka acknowledged the record, with where it is stored. The sidecar does not check seq_nrs against
-   * the journal: sequencing is the writer's job.
+   * Kafka acknowledged the record, with where it is stored. Without `expectedSeqNr` the sidecar does
+   * not check seq_nrs against the journal: sequencing is the writer's job.
    */
   async append(events: readonly Event[], options: AppendOptions = {}): Promise<PartitionOffset> {
     const wire = toWire({
@@ -42,6 +66,7 @@ export class Journal {
       metadata: options.metadata,
       payloadMetadata: options.payloadMetadata,
       headers: options.headers,
+      expectedSeqNr: options.expectedSeqNr,
       timeoutMs: this.#timeout(options),
     });
     this.#conn.checkOpen();
@@ -110,5 +135,59 @@ export class Journal {
     const wire = toWire({ op: 'purge', journal: this.id, topic: this.topic, timeoutMs: this.#timeout(options) });
     this.#conn.checkOpen();
     return this.#conn.call(wire, undefined, (b) => decodePartitionOffset(b, 'purge reply'));
+  }
+
+  /**
+   * Saves a snapshot of the journal's state after the events up to `seqNr`, replacing one with the same
+   * seq_nr; the sidecar keeps the latest 10. The payload is typed as an event's. Resolves with the stored
+   * timestamp (ms since the epoch).
+   */
+  async saveSnapshot(seqNr: SeqNr, payload?: Payload, options: SaveSnapshotOptions = {}): Promise<Int> {
+    const wire = toWire({
+      op: 'save_snapshot',
+      journal: this.id,
+      topic: this.topic,
+      seqNr,
+      payload,
+      payloadType: options.payloadType,
+      metadata: options.metadata,
+      timestamp: options.timestamp,
+      timeoutMs: this.#timeout(options),
+    });
+    this.#conn.checkOpen();
+    return this.#conn.call(wire, undefined, decodeSaveSnapshotReply);
+  }
+
+  /** The selected snapshot with the highest seq_nr, or `null`. */
+  async loadSnapshot(criteria: SnapshotCriteria & CallOptions = {}): Promise<Snapshot | null> {
+    const wire = toWire({ ...criteria, op: 'load_snapshot', journal: this.id, topic: this.topic, timeoutMs: this.#timeout(criteria) });
+    this.#conn.checkOpen();
+    return this.#conn.call(wire, undefined, decodeLoadSnapshotReply);
+  }
+
+  /**
+   * Deletes the selected snapshots (only the one with `seqNr`, when given, whatever its timestamp);
+   * resolves with how many were deleted.
+   */
+  async deleteSnapshots(criteria: SnapshotCriteria & CallOptions & { seqNr?: SeqNr | undefined } = {}): Promise<number> {
+    const wire = toWire({ ...criteria, op: 'delete_snapshots', journal: this.id, topic: this.topic, timeoutMs: this.#timeout(criteria) });
+    this.#conn.checkOpen();
+    return this.#conn.call(wire, undefined, decodeDeleteSnapshotsReply);
+  }
+
+  /**
+   * Loads the latest snapshot (with seq_nr ≤ `to`, taken at or before `maxTimestamp`) and reads the
+   * events after it, up to `to`: what a recovering writer needs, in two requests.
+   */
+  async recover(options: CallOptions & { to?: SeqNr | undefined; maxTimestamp?: Int | undefined } = {}): Promise<Recovery> {
+    const snapshot = await this.loadSnapshot({ maxSeqNr: options.to, maxTimestamp: options.maxTimestamp, timeoutMs: options.timeoutMs });
+    const from = snapshot === null ? 1n : BigInt(snapshot.seqNr) + 1n;
+    const read =
+      from > MAX_SEQ_NR
+        ? this.read({ from: MAX_SEQ_NR, to: MAX_SEQ_NR - 1n, timeoutMs: options.timeoutMs })
+        : this.read({ from: fromWireInt(from), to: options.to, timeoutMs: options.timeoutMs });
+    const events: EventRecord[] = [];
+    for await (const e of read) events.push(e);
+    return { snapshot, events, highestSeqNr: read.highestSeqNr ?? null };
   }
 }

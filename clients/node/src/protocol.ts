@@ -17,7 +17,21 @@ import { Decoder, Encoder } from '@msgpack/msgpack';
 import { CODES, ERROR_CLASSES, FAMILIES } from './codes.js';
 import { BadReplyError, SidecarError } from './errors.js';
 import { frame } from './frame.js';
-import type { AppendOptions, Event, EventRecord, Int, JsonValue, PartitionOffset, SeqNr, ServerInfo, TopicEventRecord } from './types.js';
+import type {
+  AppendOptions,
+  Event,
+  EventRecord,
+  Int,
+  JsonValue,
+  PartitionOffset,
+  Payload,
+  SaveSnapshotOptions,
+  SeqNr,
+  ServerInfo,
+  Snapshot,
+  SnapshotCriteria,
+  TopicEventRecord,
+} from './types.js';
 import {
   MAX_INT31,
   MAX_SEQ_NR,
@@ -85,6 +99,18 @@ export interface PingRequest {
   op: 'ping';
   timeoutMs?: number | undefined;
 }
+export interface SaveSnapshotRequest extends JournalRequest, SaveSnapshotOptions {
+  op: 'save_snapshot';
+  seqNr: SeqNr;
+  payload?: Payload | undefined;
+}
+export interface LoadSnapshotRequest extends JournalRequest, SnapshotCriteria {
+  op: 'load_snapshot';
+}
+export interface DeleteSnapshotsRequest extends JournalRequest, SnapshotCriteria {
+  op: 'delete_snapshots';
+  seqNr?: SeqNr | undefined;
+}
 export interface SubscribeRequest extends JournalRequest {
   op: 'subscribe';
   from?: SeqNr | undefined;
@@ -111,6 +137,9 @@ export type Request =
   | DeleteRequest
   | PurgeRequest
   | PingRequest
+  | SaveSnapshotRequest
+  | LoadSnapshotRequest
+  | DeleteSnapshotsRequest
   | SubscribeRequest
   | SubscribeAllRequest;
 
@@ -132,6 +161,24 @@ function journalFields(w: WireRequest, r: JournalRequest): void {
 
 function timeout(w: WireRequest, t: unknown): void {
   if (t !== undefined && t !== null) w['timeout_ms'] = smallIntArg(t, 'timeoutMs', 1, MAX_INT31);
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+// Snapshot criteria, each bound omitted when absent or equal to its default (the canonical form).
+function criteriaFields(w: WireRequest, c: SnapshotCriteria): void {
+  const bounds: [string, unknown, string, bigint, bigint, bigint][] = [
+    ['max_seq_nr', c.maxSeqNr, 'maxSeqNr', 0n, MAX_SEQ_NR, MAX_SEQ_NR],
+    ['max_timestamp', c.maxTimestamp, 'maxTimestamp', INT64_MIN, INT64_MAX, INT64_MAX],
+    ['min_seq_nr', c.minSeqNr, 'minSeqNr', 0n, MAX_SEQ_NR, 0n],
+    ['min_timestamp', c.minTimestamp, 'minTimestamp', INT64_MIN, INT64_MAX, INT64_MIN],
+  ];
+  for (const [key, v, name, lo, hi, def] of bounds) {
+    if (v === undefined || v === null) continue;
+    const x = intArg(v, name, lo, hi);
+    if (BigInt(x) !== def) w[key] = x;
+  }
 }
 
 function eventsField(events: unknown): unknown[] {
@@ -183,6 +230,7 @@ export function toWire(r: Request): WireRequest {
     case 'append': {
       journalFields(w, r);
       w['events'] = eventsField(r.events);
+      if (r.expectedSeqNr !== undefined && r.expectedSeqNr !== null) w['expected_seq_nr'] = intArg(r.expectedSeqNr, 'expectedSeqNr', 0n, MAX_SEQ_NR);
       if (r.expireAfterMs !== undefined && r.expireAfterMs !== null) {
         // intArg keeps the wire form: a number above 2^32 must go out as a bigint to stay an integer.
         w['expire_after_ms'] = intArg(r.expireAfterMs, 'expireAfterMs', 1n, BigInt(Number.MAX_SAFE_INTEGER));
@@ -218,6 +266,30 @@ export function toWire(r: Request): WireRequest {
       timeout(w, r.timeoutMs);
       break;
     case 'ping':
+      timeout(w, r.timeoutMs);
+      break;
+    case 'save_snapshot': {
+      journalFields(w, r);
+      w['seq_nr'] = seqNrArg(r.seqNr, 'seqNr');
+      const p = payloadArg(r.payload, r.payloadType, 'snapshot');
+      if (p !== undefined) {
+        w['payload'] = p[0];
+        w['payload_type'] = p[1];
+      }
+      if (r.metadata !== undefined) w['metadata'] = jsonArg(r.metadata, 'metadata');
+      if (r.timestamp !== undefined && r.timestamp !== null) w['timestamp'] = intArg(r.timestamp, 'timestamp', INT64_MIN, INT64_MAX);
+      timeout(w, r.timeoutMs);
+      break;
+    }
+    case 'load_snapshot':
+      journalFields(w, r);
+      criteriaFields(w, r);
+      timeout(w, r.timeoutMs);
+      break;
+    case 'delete_snapshots':
+      journalFields(w, r);
+      if (r.seqNr !== undefined && r.seqNr !== null) w['seq_nr'] = seqNrArg(r.seqNr, 'seqNr');
+      criteriaFields(w, r);
       timeout(w, r.timeoutMs);
       break;
     case 'subscribe':
@@ -349,7 +421,9 @@ export function replyError(b: Body): SidecarError | undefined {
   const family = FAMILIES.find((f) => code >= f.range[0] && code <= f.range[1])?.family ?? 'unknown';
   const fields = { code, codeName: info?.name ?? `CODE_${code}`, family, retryable };
   const Cls = ERROR_CLASSES.get(code) ?? SidecarError;
-  return new Cls(message, fields);
+  const err = new Cls(message, fields);
+  err.highestSeqNr = optInt(o, 'highest_seq_nr', 'error frame', 0n, MAX_SEQ_NR);
+  return err;
 }
 
 /** The hello reply. */
@@ -424,6 +498,41 @@ export function decodeEventRecord(v: unknown, what = 'event record'): EventRecor
   } as EventRecord;
 }
 
+/** The reply of save_snapshot: the stored timestamp. */
+export function decodeSaveSnapshotReply(b: Body): Int {
+  return int(b, 'timestamp', 'save_snapshot reply', ...INT64);
+}
+
+/** The reply of load_snapshot: the selected snapshot, or null. */
+export function decodeLoadSnapshotReply(b: Body): Snapshot | null {
+  const v = b['snapshot'];
+  if (v === undefined || v === null) return null;
+  const what = 'snapshot';
+  if (typeof v !== 'object' || Array.isArray(v) || ArrayBuffer.isView(v)) throw new BadReplyError(`${what}: not a map`);
+  const s = v as Body;
+  const payloadType = s['payload_type'] ?? null;
+  const payload = s['payload'] ?? null;
+  let p: Pick<Snapshot, 'payload' | 'payloadType'>;
+  if (payloadType === 'binary' && payload instanceof Uint8Array) p = { payload, payloadType };
+  else if (payloadType === 'text' && typeof payload === 'string') p = { payload, payloadType };
+  else if (payloadType === 'json' && !(payload instanceof Uint8Array)) p = { payload: fromWireJson(payload), payloadType };
+  else if (payloadType === null && payload === null) p = { payload, payloadType };
+  else throw new BadReplyError(`${what}: payload_type ${JSON.stringify(payloadType)} does not match the payload`);
+  return {
+    seqNr: int(s, 'seq_nr', what, 1n, MAX_SEQ_NR),
+    timestamp: int(s, 'timestamp', what, ...INT64),
+    ...p,
+    metadata: jsonField(s, 'metadata'),
+    origin: optStr(s, 'origin', what),
+    version: optStr(s, 'version', what),
+  };
+}
+
+/** The reply of delete_snapshots: how many were deleted. */
+export function decodeDeleteSnapshotsReply(b: Body): number {
+  return Number(int(b, 'deleted', 'delete_snapshots reply', 0n, INT64_MAX));
+}
+
 /** A frame of a read stream, other than an error frame. */
 export type ReadFrame = { kind: 'events'; events: EventRecord[] } | { kind: 'end'; highestSeqNr: SeqNr | null };
 
@@ -466,7 +575,7 @@ function eventsOf(b: Body, op: string): unknown[] {
 export type Reply =
   | { kind: 'error'; error: SidecarError }
   | { kind: 'hello'; info: ServerInfo }
-  | { kind: 'result'; result: PartitionOffset | SeqNr | null | undefined }
+  | { kind: 'result'; result: PartitionOffset | SeqNr | Snapshot | null | undefined }
   | ReadFrame
   | SubscriptionFrame<TopicEventRecord>;
 
@@ -490,6 +599,12 @@ export function decodeReply(op: Request['op'], b: Body): Reply {
       return { kind: 'result', result: decodePointerReply(b) };
     case 'ping':
       return { kind: 'result', result: undefined };
+    case 'save_snapshot':
+      return { kind: 'result', result: decodeSaveSnapshotReply(b) };
+    case 'load_snapshot':
+      return { kind: 'result', result: decodeLoadSnapshotReply(b) };
+    case 'delete_snapshots':
+      return { kind: 'result', result: decodeDeleteSnapshotsReply(b) };
     case 'read':
       return decodeReadFrame(b);
     case 'subscribe':

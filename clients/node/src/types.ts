@@ -145,6 +145,62 @@ export interface AppendOptions extends CallOptions {
   payloadMetadata?: JsonValue | undefined;
   /** Kafka record headers. */
   headers?: Record<string, string> | ReadonlyMap<string, string> | undefined;
+  /**
+   * Append only if the journal's highest seq_nr is exactly this (0: the journal has no events); else
+   * reject with `WrongExpectedSeqNrError`, whose `highestSeqNr` is the actual one. Exact among the
+   * writers of one sidecar (PROTOCOL.md, "Conditional append").
+   */
+  expectedSeqNr?: SeqNr | undefined;
+}
+
+/**
+ * Which snapshots an operation selects (Akka's SnapshotSelectionCriteria); bounds are inclusive and
+ * default to the widest. Timestamps are milliseconds since the Unix epoch.
+ */
+export interface SnapshotCriteria {
+  /** 0..2^63−1, default 2^63−1. */
+  maxSeqNr?: SeqNr | undefined;
+  /** Default 2^63−1. */
+  maxTimestamp?: Int | undefined;
+  /** 0..2^63−1, default 0. */
+  minSeqNr?: SeqNr | undefined;
+  /** Default −2^63. */
+  minTimestamp?: Int | undefined;
+}
+
+/** Options of {@link Journal.saveSnapshot}. */
+export interface SaveSnapshotOptions extends CallOptions {
+  /** The payload's kind, when it cannot be inferred (a string meant as JSON). */
+  payloadType?: PayloadType | undefined;
+  /** Any JSON value stored with the snapshot. */
+  metadata?: JsonValue | undefined;
+  /** The snapshot's time, ms since the epoch; default: the sidecar's clock. */
+  timestamp?: Int | undefined;
+}
+
+/** A stored snapshot, as {@link Journal.loadSnapshot} returns it. */
+export interface Snapshot {
+  /** The seq_nr of the last event the snapshot reflects. */
+  seqNr: SeqNr;
+  /** Milliseconds since the Unix epoch. */
+  timestamp: Int;
+  /** The state; `null` with `payloadType` `null` when saved without one. */
+  payload: Payload | null;
+  payloadType: PayloadType | null;
+  metadata: JsonValue | null;
+  /** The host of the sidecar that saved it. */
+  origin: string | null;
+  version: string | null;
+}
+
+/** What {@link Journal.recover} found: the latest snapshot and the events after it. */
+export interface Recovery {
+  /** The latest selected snapshot, `null` when there is none. */
+  snapshot: Snapshot | null;
+  /** The events after the snapshot's seq_nr (every event without a snapshot). */
+  events: EventRecord[];
+  /** The journal's last seq_nr as of the read, `null` when it has no events. */
+  highestSeqNr: SeqNr | null;
 }
 
 /** Options of {@link Journal.read}. Bounds are inclusive. */

@@ -84,6 +84,17 @@ function expectedReply(v: Vector): unknown {
       return { kind: 'result', result: small(d['seq_nr']) };
     case 'ping':
       return { kind: 'result', result: undefined };
+    case 'save_snapshot':
+      return { kind: 'result', result: small(d['timestamp']) };
+    case 'delete_snapshots':
+      return { kind: 'result', result: d['deleted'] };
+    case 'load_snapshot': {
+      const sn = d['snapshot'] as Record<string, unknown> | null;
+      if (sn === null) return { kind: 'result', result: null };
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(sn)) out[camel(k)] = k === 'seq_nr' || k === 'timestamp' ? small(x) : x;
+      return { kind: 'result', result: out };
+    }
     case 'read':
     case 'subscribe':
     case 'subscribe_all':
@@ -116,6 +127,7 @@ describe('vectors: replies decode to what the client returns', () => {
         assert.equal(reply.error.code, e.code);
         assert.equal(reply.error.message, e.message);
         assert.equal(reply.error.retryable, e.retryable);
+        assert.equal(reply.error.highestSeqNr, (e as { highest_seq_nr?: number }).highest_seq_nr ?? null);
         assert.equal(replyId(b), v.decoded['id']);
         return;
       }
@@ -204,6 +216,15 @@ const refusals: Record<string, () => unknown> = {
   'delete-no-to': () => toWire({ op: 'delete', ...j } as unknown as Request),
   'delete-to-zero': () => toWire({ op: 'delete', ...j, to: 0 }),
   'pointer-journal-nil': () => toWire({ op: 'pointer', journal: null as unknown as string }),
+  'append-expected-negative': () => toWire({ op: 'append', ...j, events: e1, expectedSeqNr: -1 }),
+  'append-expected-string': () => toWire({ op: 'append', ...j, events: e1, expectedSeqNr: '1' as unknown as number }),
+  'save-snapshot-no-seq-nr': () => toWire({ op: 'save_snapshot', ...j, seqNr: undefined as unknown as number }),
+  'save-snapshot-seq-nr-zero': () => toWire({ op: 'save_snapshot', ...j, seqNr: 0 }),
+  'save-snapshot-binary-as-text': () => toWire({ op: 'save_snapshot', ...j, seqNr: 1, payload: new Uint8Array([1]), payloadType: 'text' }),
+  'save-snapshot-timestamp-float': () => toWire({ op: 'save_snapshot', ...j, seqNr: 1, timestamp: 1.5 }),
+  'load-snapshot-no-journal': () => toWire({ op: 'load_snapshot', journal: undefined as unknown as string }),
+  'load-snapshot-max-seq-nr-negative': () => toWire({ op: 'load_snapshot', ...j, maxSeqNr: -1 }),
+  'delete-snapshots-seq-nr-zero': () => toWire({ op: 'delete_snapshots', ...j, seqNr: 0 }),
   'credit-zero': () => toWire({ op: 'credit', n: 0 }),
   'credit-no-n': () => toWire({ op: 'credit' } as unknown as Request),
   'cancel-id-zero': () => encodeRequest(0, { op: 'cancel' }),
