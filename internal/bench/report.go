@@ -94,6 +94,7 @@ var summaryKeys = []string{
 	"replicator_capacity_ratio", "replicator_records_per_s", "replication_lag_p99_ms_half_capacity",
 	"recovery_vs_cassandra_ratio", "recovery_speedup_vs_consumer_per_read",
 	"sidecar_cpu_us_per_append", "throughput_ratio_pipelined_python", "throughput_ratio_pipelined_node",
+	"recover_ms_without_snapshot", "recover_ms_with_snapshot",
 }
 
 // write prints the table to w and writes the summary JSON to out, the details next to it

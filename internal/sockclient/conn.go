@@ -206,6 +206,12 @@ func setID(req protocol.Request, id uint64) {
 		r.ID = id
 	case *protocol.PingRequest:
 		r.ID = id
+	case *protocol.SaveSnapshotRequest:
+		r.ID = id
+	case *protocol.LoadSnapshotRequest:
+		r.ID = id
+	case *protocol.DeleteSnapshotsRequest:
+		r.ID = id
 	}
 }
 
