@@ -35,7 +35,7 @@ func (e *env) runP7(ctx context.Context, r *report) error {
 		return err
 	}
 	defer c.Close()
-	state := map[string]any{"balance": int64(n), "note": string(randomPayload(500))}
+	state := map[string]any{"balance": int64(n), "note": randomHex(250)}
 	rep, err := c.Do(ctx, &protocol.SaveSnapshotRequest{Journal: snapped, Topic: topic, SeqNr: int64(n), PayloadType: protocol.PayloadJSON, Payload: state})
 	if err != nil {
 		return fmt.Errorf("P7 save_snapshot: %w", err)

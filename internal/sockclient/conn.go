@@ -210,6 +210,12 @@ func setID(req protocol.Request, id uint64) {
 		r.ID = id
 	case *protocol.PingRequest:
 		r.ID = id
+	case *protocol.SaveSnapshotRequest:
+		r.ID = id
+	case *protocol.LoadSnapshotRequest:
+		r.ID = id
+	case *protocol.DeleteSnapshotsRequest:
+		r.ID = id
 	case *protocol.SubscribeRequest:
 		r.ID = id
 	case *protocol.SubscribeAllRequest:

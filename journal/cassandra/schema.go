@@ -204,9 +204,6 @@ func setupSchema(ctx context.Context, session *gocql.Session, c Config) (int, er
 	if err != nil {
 		return 0, err
 	}
-	if err := sc.createExtraTables(ctx); err != nil {
-		return 0, err
-	}
 	v, err := sc.migrate(ctx, fresh)
 	if err != nil {
 		return 0, err
@@ -342,7 +339,11 @@ func (sc *schemaSetup) createKeyspace(ctx context.Context) error {
 }
 
 // createTables creates the missing tables of journal, pointer2, setting, metajournal (the
-// original's order) under the lock, and reports whether all of them were missing.
+// original's order), then kjournal's own snapshot and fence tables, under one hold of the lock, and
+// reports whether all the original's tables were missing. kjournal's tables play no part in "fresh"
+// or the schema version; and a role without the permission to create them (a least-privilege
+// replicator upgraded from a version without them) only logs a warning: journals work without them,
+// snapshot and fenced requests fail until `kjournal schema` creates them.
 func (sc *schemaSetup) createTables(ctx context.Context) (fresh bool, err error) {
 	if sc.cfg.DisableTableAutoCreate {
 		return false, nil
@@ -351,11 +352,14 @@ func (sc *schemaSetup) createTables(ctx context.Context) (fresh bool, err error)
 	all := []struct {
 		name  string
 		stmts []string
+		own   bool // kjournal's, not the original's
 	}{
-		{t.Journal, []string{createJournalCQL(ks + "." + t.Journal)}},
-		{t.Pointer2, []string{createPointer2CQL(ks + "." + t.Pointer2)}},
-		{t.Setting, []string{createSettingCQL(ks + "." + t.Setting)}},
-		{t.MetaJournal, createMetaJournalCQL(ks+"."+t.MetaJournal, t.MetaJournal)},
+		{t.Journal, []string{createJournalCQL(ks + "." + t.Journal)}, false},
+		{t.Pointer2, []string{createPointer2CQL(ks + "." + t.Pointer2)}, false},
+		{t.Setting, []string{createSettingCQL(ks + "." + t.Setting)}, false},
+		{t.MetaJournal, createMetaJournalCQL(ks+"."+t.MetaJournal, t.MetaJournal), false},
+		{t.Snapshot, []string{createSnapshotCQL(ks + "." + t.Snapshot)}, true},
+		{t.Fence, []string{createFenceCQL(ks + "." + t.Fence)}, true},
 	}
 	have, err := tables(ctx, sc.s, ks)
 	if err != nil {
@@ -363,7 +367,9 @@ func (sc *schemaSetup) createTables(ctx context.Context) (fresh bool, err error)
 	}
 	var missing []string
 	var stmts []string
+	own := map[string]bool{}
 	seen := map[string]bool{}
+	core := 0
 	for _, tb := range all {
 		if have[tb.name] || seen[tb.name] {
 			continue
@@ -371,15 +377,28 @@ func (sc *schemaSetup) createTables(ctx context.Context) (fresh bool, err error)
 		seen[tb.name] = true
 		missing = append(missing, tb.name)
 		stmts = append(stmts, tb.stmts...)
+		if tb.own {
+			for _, st := range tb.stmts {
+				own[st] = true
+			}
+		} else {
+			core++
+		}
 	}
 	if len(missing) == 0 {
 		return false, nil
 	}
-	fresh = len(missing) == distinct(t.Journal, t.Pointer2, t.Setting, t.MetaJournal)
+	fresh = core == distinct(t.Journal, t.Pointer2, t.Setting, t.MetaJournal)
 	sc.log.Info("creating tables", "keyspace", ks, "tables", strings.Join(missing, ","), "fresh", fresh)
 	err = sc.lock().with(ctx, func(ctx context.Context) error {
 		for _, stmt := range stmts {
-			if err := sc.exec(ctx, stmt); err != nil {
+			err := sc.exec(ctx, stmt)
+			if err != nil && own[stmt] && authError(err) {
+				sc.log.Warn("cannot create table: snapshots or fenced appends are unavailable until `kjournal schema` creates it",
+					"statement", firstLine(stmt), "error", err)
+				continue
+			}
+			if err != nil {
 				return fmt.Errorf("%w: %s: %w", ErrSchema, firstLine(stmt), err)
 			}
 		}
@@ -394,40 +413,6 @@ func distinct(names ...string) int {
 		m[n] = true
 	}
 	return len(m)
-}
-
-// createExtraTables creates kjournal's own tables when missing: the snapshot table and the
-// conditional-append fence. They are not the original's, so they play no part in "fresh" or the
-// schema version; and a role without the permission to create them (a least-privilege replicator
-// upgraded from a version without them) only logs a warning: journals work without them, snapshot
-// and fenced requests fail until `kjournal schema` creates them.
-func (sc *schemaSetup) createExtraTables(ctx context.Context) error {
-	if sc.cfg.DisableTableAutoCreate {
-		return nil
-	}
-	ks := sc.cfg.Keyspace
-	have, err := tables(ctx, sc.s, ks)
-	if err != nil {
-		return fmt.Errorf("read tables of %s: %w", ks, err)
-	}
-	for _, t := range []struct{ name, cql string }{
-		{sc.cfg.Tables.Snapshot, createSnapshotCQL(ks + "." + sc.cfg.Tables.Snapshot)},
-		{sc.cfg.Tables.Fence, createFenceCQL(ks + "." + sc.cfg.Tables.Fence)},
-	} {
-		if have[t.name] {
-			continue
-		}
-		sc.log.Info("creating table", "keyspace", ks, "table", t.name)
-		err = sc.lock().with(ctx, func(ctx context.Context) error { return sc.exec(ctx, t.cql) })
-		if authError(err) {
-			sc.log.Warn("cannot create table: snapshots or fenced appends are unavailable until `kjournal schema` creates it", "table", ks+"."+t.name, "error", err)
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("%w: create table %s.%s: %w", ErrSchema, ks, t.name, err)
-		}
-	}
-	return nil
 }
 
 func firstLine(stmt string) string {

@@ -80,6 +80,27 @@ var wantColumns = map[string][]column{
 		{"origin", "regular", "text", "none", -1},
 		{"metadata", "regular", "text", "none", -1},
 	},
+	// kjournal's own tables: kafka-journal's planned snapshot table (its unmerged snapshot branch), and
+	// the conditional-append fence.
+	"snapshot_buffer": {
+		{"id", "partition_key", "text", "none", 0},
+		{"topic", "partition_key", "text", "none", 1},
+		{"buffer_idx", "clustering", "int", "asc", 0},
+		{"seq_nr", "regular", "bigint", "none", -1},
+		{"timestamp", "regular", "timestamp", "none", -1},
+		{"origin", "regular", "text", "none", -1},
+		{"version", "regular", "text", "none", -1},
+		{"metadata", "regular", "text", "none", -1},
+		{"payload_type", "regular", "text", "none", -1},
+		{"payload_txt", "regular", "text", "none", -1},
+		{"payload_bin", "regular", "blob", "none", -1},
+	},
+	"seqnr_fence": {
+		{"topic", "partition_key", "text", "none", 0},
+		{"id", "partition_key", "text", "none", 1},
+		{"seq_nr", "regular", "bigint", "none", -1},
+		{"claimed", "regular", "timestamp", "none", -1},
+	},
 	"locks": {
 		{"id", "partition_key", "text", "none", 0},
 		{"expiry_ms", "regular", "bigint", "none", -1},

@@ -105,7 +105,8 @@ func TestConfig_Defaults(t *testing.T) {
 	if len(cfg.Hosts) != 1 || cfg.Hosts[0] != "127.0.0.1:9042" {
 		t.Errorf("hosts %q", cfg.Hosts)
 	}
-	if cfg.Keyspace != "journal" || cfg.Tables != (cassandra.Tables{Journal: "journal", MetaJournal: "metajournal", Pointer2: "pointer2", Setting: "setting", Locks: "locks"}) {
+	if cfg.Keyspace != "journal" || cfg.Tables != (cassandra.Tables{Journal: "journal", MetaJournal: "metajournal", Pointer2: "pointer2", Setting: "setting", Locks: "locks",
+		Snapshot: "snapshot_buffer", Fence: "seqnr_fence"}) {
 		t.Errorf("names %q %+v", cfg.Keyspace, cfg.Tables)
 	}
 	if cfg.SegmentSize != 10000 || cfg.PageSize != 1000 || cfg.ReadConsistency != gocql.LocalQuorum || cfg.WriteConsistency != gocql.LocalQuorum {

@@ -465,6 +465,17 @@ function jsonField(b: Body, key: string): JsonValue | null {
   return v === undefined || v === null ? null : fromWireJson(v);
 }
 
+/** The `payload` and `payload_type` of a record or snapshot, checked against each other. */
+function typedPayload(b: Body, what: string): Pick<EventRecord, 'payload' | 'payloadType'> {
+  const payloadType = b['payload_type'] ?? null;
+  const payload = b['payload'] ?? null;
+  if (payloadType === 'binary' && payload instanceof Uint8Array) return { payload, payloadType };
+  if (payloadType === 'text' && typeof payload === 'string') return { payload, payloadType };
+  if (payloadType === 'json' && !(payload instanceof Uint8Array)) return { payload: fromWireJson(payload), payloadType };
+  if (payloadType === null && payload === null) return { payload, payloadType };
+  throw new BadReplyError(`${what}: payload_type ${JSON.stringify(payloadType)} does not match the payload`);
+}
+
 /** One event record of a read's events frame. */
 export function decodeEventRecord(v: unknown, what = 'event record'): EventRecord {
   if (typeof v !== 'object' || v === null || Array.isArray(v) || ArrayBuffer.isView(v)) throw new BadReplyError(`${what}: not a map`);
@@ -474,14 +485,7 @@ export function decodeEventRecord(v: unknown, what = 'event record'): EventRecor
   const headers = b['headers'];
   if (typeof headers !== 'object' || headers === null || Array.isArray(headers) || ArrayBuffer.isView(headers)) throw bad(what, 'headers', headers);
   for (const h of Object.values(headers)) if (typeof h !== 'string') throw bad(what, 'headers', headers);
-  const payloadType = b['payload_type'] ?? null;
-  const payload = b['payload'] ?? null;
-  let p: Pick<EventRecord, 'payload' | 'payloadType'>;
-  if (payloadType === 'binary' && payload instanceof Uint8Array) p = { payload, payloadType };
-  else if (payloadType === 'text' && typeof payload === 'string') p = { payload, payloadType };
-  else if (payloadType === 'json' && !(payload instanceof Uint8Array)) p = { payload: fromWireJson(payload), payloadType };
-  else if (payloadType === null && payload === null) p = { payload, payloadType };
-  else throw new BadReplyError(`${what}: payload_type ${JSON.stringify(payloadType)} does not match the payload`);
+  const p = typedPayload(b, what);
   return {
     seqNr: int(b, 'seq_nr', what, 1n, MAX_SEQ_NR),
     tags: tags as string[],
@@ -510,14 +514,7 @@ export function decodeLoadSnapshotReply(b: Body): Snapshot | null {
   const what = 'snapshot';
   if (typeof v !== 'object' || Array.isArray(v) || ArrayBuffer.isView(v)) throw new BadReplyError(`${what}: not a map`);
   const s = v as Body;
-  const payloadType = s['payload_type'] ?? null;
-  const payload = s['payload'] ?? null;
-  let p: Pick<Snapshot, 'payload' | 'payloadType'>;
-  if (payloadType === 'binary' && payload instanceof Uint8Array) p = { payload, payloadType };
-  else if (payloadType === 'text' && typeof payload === 'string') p = { payload, payloadType };
-  else if (payloadType === 'json' && !(payload instanceof Uint8Array)) p = { payload: fromWireJson(payload), payloadType };
-  else if (payloadType === null && payload === null) p = { payload, payloadType };
-  else throw new BadReplyError(`${what}: payload_type ${JSON.stringify(payloadType)} does not match the payload`);
+  const p = typedPayload(s, what);
   return {
     seqNr: int(s, 'seq_nr', what, 1n, MAX_SEQ_NR),
     timestamp: int(s, 'timestamp', what, ...INT64),

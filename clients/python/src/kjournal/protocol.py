@@ -477,24 +477,6 @@ def purge_request(
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
-def _criteria(
-    body: dict[str, Any],
-    max_seq_nr: int | None,
-    max_timestamp_ms: int | None,
-    min_seq_nr: int | None,
-    min_timestamp_ms: int | None,
-) -> None:
-    """Add the snapshot selection criteria that differ from their defaults (canonical form)."""
-    for key, v, lo, hi, default in (
-        ("max_seq_nr", max_seq_nr, 0, MAX_SEQ_NR, MAX_SEQ_NR),
-        ("max_timestamp", max_timestamp_ms, _INT64_MIN, _INT64_MAX, _INT64_MAX),
-        ("min_seq_nr", min_seq_nr, 0, MAX_SEQ_NR, 0),
-        ("min_timestamp", min_timestamp_ms, _INT64_MIN, _INT64_MAX, _INT64_MIN),
-    ):
-        if v is not None and _check_int(v, key, lo, hi) != default:
-            body[key] = v
-
-
 def save_snapshot_request(
     id: int,
     journal: str,
@@ -537,11 +519,11 @@ def load_snapshot_request(
     timeout_ms: int | None = None,
 ) -> dict[str, Any]:
     """``load_snapshot``: the selected snapshot with the highest seq_nr."""
-    body = _journal_request("load_snapshot", id, journal, topic)
-    _criteria(body, max_seq_nr, max_timestamp_ms, min_seq_nr, min_timestamp_ms)
-    if (t := _check_timeout_ms(timeout_ms)) is not None:
-        body["timeout_ms"] = t
-    return body
+    return delete_snapshots_request(
+        id, journal, topic=topic, max_seq_nr=max_seq_nr, max_timestamp_ms=max_timestamp_ms,
+        min_seq_nr=min_seq_nr, min_timestamp_ms=min_timestamp_ms, timeout_ms=timeout_ms,
+        op="load_snapshot",
+    )
 
 
 def delete_snapshots_request(
@@ -555,12 +537,22 @@ def delete_snapshots_request(
     min_seq_nr: int | None = None,
     min_timestamp_ms: int | None = None,
     timeout_ms: int | None = None,
+    op: str = "delete_snapshots",
 ) -> dict[str, Any]:
-    """``delete_snapshots``: the snapshots the criteria select (only ``seq_nr``'s, when given)."""
-    body = _journal_request("delete_snapshots", id, journal, topic)
+    """``delete_snapshots``: the snapshots the criteria select (only ``seq_nr``'s, when given).
+    With ``op="load_snapshot"`` (and no ``seq_nr``), the same selection for load_snapshot."""
+    body = _journal_request(op, id, journal, topic)
     if seq_nr is not None:
         body["seq_nr"] = check_seq_nr(seq_nr, "seq_nr")
-    _criteria(body, max_seq_nr, max_timestamp_ms, min_seq_nr, min_timestamp_ms)
+    for key, v, lo, hi, default in (
+        ("max_seq_nr", max_seq_nr, 0, MAX_SEQ_NR, MAX_SEQ_NR),
+        ("max_timestamp", max_timestamp_ms, _INT64_MIN, _INT64_MAX, _INT64_MAX),
+        ("min_seq_nr", min_seq_nr, 0, MAX_SEQ_NR, 0),
+        ("min_timestamp", min_timestamp_ms, _INT64_MIN, _INT64_MAX, _INT64_MIN),
+    ):
+        # A bound equal to its default is left out: the canonical form.
+        if v is not None and _check_int(v, key, lo, hi) != default:
+            body[key] = v
     if (t := _check_timeout_ms(timeout_ms)) is not None:
         body["timeout_ms"] = t
     return body
