@@ -65,10 +65,7 @@ func (j Journal) AppendIf(ctx context.Context, expected SeqNr, events []Event, o
 	if expected < 0 {
 		return po, &SeqNrError{SeqNr: int64(expected)}
 	}
-	if err := j.key.Validate(); err != nil {
-		return po, err
-	}
-	if err := checkAppend(events); err != nil {
+	if err := j.checkAppend(events); err != nil {
 		return po, err
 	}
 	l := j.js.writers.of(j.key)

@@ -173,10 +173,7 @@ func (j Journal) Key() Key { return j.key }
 // Append writes events atomically (one Kafka record) and returns where Kafka stored them, only after
 // Kafka acknowledged them. events must be non-empty with strictly increasing valid seqNrs.
 func (j Journal) Append(ctx context.Context, events []Event, opts AppendOptions) (po PartitionOffset, err error) {
-	if err := j.key.Validate(); err != nil {
-		return po, err
-	}
-	if err := checkAppend(events); err != nil {
+	if err := j.checkAppend(events); err != nil {
 		return po, err
 	}
 	l := j.js.writers.of(j.key)
@@ -214,7 +211,11 @@ func (j Journal) append(ctx context.Context, events []Event, opts AppendOptions)
 	return po, nil
 }
 
-func checkAppend(events []Event) error {
+// checkAppend validates the key and the events of an append.
+func (j Journal) checkAppend(events []Event) error {
+	if err := j.key.Validate(); err != nil {
+		return err
+	}
 	if len(events) == 0 {
 		return fmt.Errorf("%w: no events", ErrInvalidEvents)
 	}

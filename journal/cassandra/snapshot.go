@@ -66,7 +66,7 @@ func (st *Store) SaveSnapshot(ctx context.Context, key journal.Key, s journal.Sn
 	mu := st.snapLocks.of(key)
 	mu.Lock()
 	defer mu.Unlock()
-	slots, err := st.snapshotSlots(ctx, key, false)
+	slots, err := st.snapshotSlots(ctx, key, -1)
 	if err != nil {
 		return err
 	}
@@ -91,23 +91,39 @@ func (st *Store) SaveSnapshot(ctx context.Context, key journal.Key, s journal.Sn
 }
 
 // LoadSnapshot returns the snapshot with the highest seqNr that c selects (the latest timestamp
-// on ties).
+// on ties): the slots' seqNrs and timestamps first, then the payload of the one selected only, so
+// that a recovery reads one state, not ten.
 func (st *Store) LoadSnapshot(ctx context.Context, key journal.Key, c journal.SnapshotCriteria) (journal.Snapshot, bool, error) {
-	slots, err := st.snapshotSlots(ctx, key, true)
-	if err != nil {
-		return journal.Snapshot{}, false, err
-	}
-	var best *journal.Snapshot
-	for i := range slots {
-		s := &slots[i].s
-		if c.Matches(*s) && (best == nil || s.SeqNr > best.SeqNr || s.SeqNr == best.SeqNr && s.Timestamp > best.Timestamp) {
-			best = s
+	for {
+		slots, err := st.snapshotSlots(ctx, key, -1)
+		if err != nil {
+			return journal.Snapshot{}, false, err
+		}
+		best := -1
+		for i, sl := range slots {
+			s, b := sl.s, journal.Snapshot{}
+			if best >= 0 {
+				b = slots[best].s
+			}
+			if c.Matches(s) && (best < 0 || s.SeqNr > b.SeqNr || s.SeqNr == b.SeqNr && s.Timestamp > b.Timestamp) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return journal.Snapshot{}, false, nil
+		}
+		full, err := st.snapshotSlots(ctx, key, slots[best].idx)
+		if err != nil {
+			return journal.Snapshot{}, false, err
+		}
+		// Unless a save or delete between the two reads changed the slot: then look again.
+		if len(full) == 1 && full[0].s.SeqNr == slots[best].s.SeqNr && full[0].s.Timestamp == slots[best].s.Timestamp {
+			return full[0].s, true, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return journal.Snapshot{}, false, err
 		}
 	}
-	if best == nil {
-		return journal.Snapshot{}, false, nil
-	}
-	return *best, true, nil
 }
 
 // DeleteSnapshots deletes the snapshots c selects, in one statement.
@@ -115,7 +131,7 @@ func (st *Store) DeleteSnapshots(ctx context.Context, key journal.Key, c journal
 	mu := st.snapLocks.of(key)
 	mu.Lock()
 	defer mu.Unlock()
-	slots, err := st.snapshotSlots(ctx, key, false)
+	slots, err := st.snapshotSlots(ctx, key, -1)
 	if err != nil {
 		return 0, err
 	}
@@ -136,23 +152,24 @@ func (st *Store) DeleteSnapshots(ctx context.Context, key journal.Key, c journal
 	return len(idx), nil
 }
 
-// snapshotSlots reads the journal's buffer (at most SnapshotSlots rows); with payloads false it
-// leaves out the payload and metadata columns.
-func (st *Store) snapshotSlots(ctx context.Context, key journal.Key, payloads bool) ([]slot, error) {
-	cols := "buffer_idx, seq_nr, timestamp"
+// snapshotSlots reads the journal's buffer (at most SnapshotSlots rows) without payloads and
+// metadata, or with idx >= 0 the whole row of that slot only (none when the slot is empty).
+func (st *Store) snapshotSlots(ctx context.Context, key journal.Key, idx int) ([]slot, error) {
+	payloads := idx >= 0
+	q := st.s.Query(`SELECT buffer_idx, seq_nr, timestamp FROM `+st.snapshot+` WHERE id = ? AND topic = ?`, key.ID, key.Topic)
 	if payloads {
-		cols += ", origin, version, metadata, payload_type, payload_txt, payload_bin"
+		q = st.s.Query(`SELECT buffer_idx, seq_nr, timestamp, origin, version, metadata, payload_type, payload_txt, payload_bin FROM `+
+			st.snapshot+` WHERE id = ? AND topic = ? AND buffer_idx = ?`, key.ID, key.Topic, idx)
 	}
-	iter := st.s.Query(`SELECT `+cols+` FROM `+st.snapshot+` WHERE id = ? AND topic = ?`, key.ID, key.Topic).
-		WithContext(ctx).Consistency(st.cfg.ReadConsistency).Iter()
+	iter := q.WithContext(ctx).Consistency(st.cfg.ReadConsistency).Iter()
 	var (
 		out                            []slot
-		idx                            int
+		at                             int
 		seqNr, ts                      int64
 		origin, version, meta, pt, txt *string
 		bin                            []byte
 	)
-	dest := []any{&idx, &seqNr, &ts}
+	dest := []any{&at, &seqNr, &ts}
 	if payloads {
 		dest = append(dest, &origin, &version, &meta, &pt, &txt, &bin)
 	}
@@ -172,7 +189,7 @@ func (st *Store) snapshotSlots(ctx context.Context, key journal.Key, payloads bo
 				}
 			}
 		}
-		out = append(out, slot{idx: idx, s: s})
+		out = append(out, slot{idx: at, s: s})
 		origin, version, meta, pt, txt, bin = nil, nil, nil, nil, nil, nil
 	}
 	if err := iter.Close(); err != nil {
