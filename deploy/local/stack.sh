@@ -235,10 +235,12 @@ start_kafka() {
   # wants a log4j2 config of its own or prints "No configuration found".
   local logopts=(-Dlog4j.configuration="file:$here/kafka/log4j.properties"
     -Dlog4j2.configurationFile="$here/kafka/log4j2.properties" -Dkafka.logs.dir="$dir")
-  # --ignore-formatted keeps a restart (fault tests) on the same data.
-  "$java" -Xmx256m "${logopts[@]}" -cp "$cp" kafka.tools.StorageTool format \
-    -t "$kafka_cluster_id" -c "$dir/server.properties" --ignore-formatted >"$dir/format.log" 2>&1 ||
-    { cat "$dir/format.log" >&2; die "kafka storage format failed"; }
+  # A restart (fault tests) keeps its formatted data and skips the formatting JVM.
+  if [[ ! -f "$dir/data/meta.properties" ]]; then
+    "$java" -Xmx256m "${logopts[@]}" -cp "$cp" kafka.tools.StorageTool format \
+      -t "$kafka_cluster_id" -c "$dir/server.properties" --ignore-formatted >"$dir/format.log" 2>&1 ||
+      { cat "$dir/format.log" >&2; die "kafka storage format failed"; }
+  fi
   log "starting $name on $h:$kafka_port"
   setsid "$java" -Xms"$kafka_heap" -Xmx"$kafka_heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
     -XX:InitiatingHeapOccupancyPercent=35 -Djava.awt.headless=true "${logopts[@]}" \
@@ -404,7 +406,6 @@ status)
 env)
   echo "KAFKA_BROKERS=$(addrs "$kafka_port")"
   echo "CASSANDRA_HOSTS=$(addrs "$cql_port")"
-  echo "KJ_NODES=$nodes"
   echo "KJOURNAL_SOCKET=$socket"
   echo "SIDECAR_HTTP_ADDR=$sidecar_http"
   echo "REPLICATOR_HTTP_ADDR=$replicator_http"

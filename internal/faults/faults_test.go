@@ -79,11 +79,11 @@ func (m *model) ids() []string {
 // checkReads reads every journal through the sidecar and compares it with the model exactly.
 func (m *model) checkReads(t *testing.T, c *client) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
 	bad := 0
 	for _, id := range m.ids() {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		r, err := c.read(ctx, m.topic, id, 20000)
+		cancel()
 		if err != nil {
 			t.Fatalf("read %s: %v", id, err)
 		}
