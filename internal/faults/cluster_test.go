@@ -92,11 +92,9 @@ func TestCluster(t *testing.T) {
 // back, each seqNr once; the replicator catches up. The append-unavailability window is measured per
 // journal: from its last acknowledgement before the kill to its first after.
 func leaderKilled(t *testing.T, s *stack) {
-	s.must(t, "start")
 	topic := topicName("cl_leader")
-	l := startLoad(t, s, topic, 200, 5000)
+	l := startLoad(t, s, topic)
 	defer l.halt(t)
-	eventually(t, 60*time.Second, "every journal acknowledged", func() bool { return l.journalsAcked() == 200 })
 	checkTopology(t, topic)
 	time.Sleep(2 * time.Second)
 
@@ -116,20 +114,16 @@ func leaderKilled(t *testing.T, s *stack) {
 	s.must(t, "start", fmt.Sprintf("kafka%d", victim))
 	isr := waitFullISR(t, topic)
 	t.Logf("kafka%d back in every ISR %v after its restart", victim, isr.Round(time.Millisecond))
-	time.Sleep(2 * time.Second)
-	l.finish(t)
-	l.verify(t, s)
+	l.end(t, s)
 }
 
 // rollingRestart: the three brokers are stopped (SIGTERM: controlled shutdown moves leadership away) and
 // started again, one after the other, each only once the previous one is back in every ISR, under the
 // same 200-appender load. Nothing acknowledged is lost.
 func rollingRestart(t *testing.T, s *stack) {
-	s.must(t, "start")
 	topic := topicName("cl_rolling")
-	l := startLoad(t, s, topic, 200, 5000)
+	l := startLoad(t, s, topic)
 	defer l.halt(t)
-	eventually(t, 60*time.Second, "every journal acknowledged", func() bool { return l.journalsAcked() == 200 })
 	waitFullISR(t, topic)
 	for n := 1; n <= 3; n++ {
 		broker := fmt.Sprintf("kafka%d", n)
@@ -141,9 +135,7 @@ func rollingRestart(t *testing.T, s *stack) {
 		t.Logf("%s restarted, back in every ISR %v later; append gap per journal around it: max %v, p50 %v",
 			broker, isr.Round(time.Millisecond), gaps[len(gaps)-1].Round(time.Millisecond), pct(gaps, 50).Round(time.Millisecond))
 	}
-	time.Sleep(2 * time.Second)
-	l.finish(t)
-	l.verify(t, s)
+	l.end(t, s)
 }
 
 // cassandraNodesKilled: one Cassandra node killed, then a second. With one down, LOCAL_QUORUM (2 of 3)
@@ -244,7 +236,12 @@ type load struct {
 	fails   atomic.Int64
 }
 
-func startLoad(t *testing.T, s *stack, topic string, workers int, timeoutMs uint32) *load {
+// startLoad starts every server that is down, then 200 appenders with timeout_ms 5000, and waits until
+// each journal has an acknowledged append.
+func startLoad(t *testing.T, s *stack, topic string) *load {
+	t.Helper()
+	const workers, timeoutMs = 200, 5000
+	s.must(t, "start")
 	l := &load{m: newModel(topic), acks: map[string][]time.Time{}, codes: map[string]int{}}
 	for range 8 {
 		l.clients = append(l.clients, newClient(s.socket))
@@ -256,6 +253,7 @@ func startLoad(t *testing.T, s *stack, topic string, workers int, timeoutMs uint
 			l.work(t, l.clients[w%len(l.clients)], topic, fmt.Sprintf("j%03d", w), timeoutMs)
 		}()
 	}
+	eventually(t, 60*time.Second, "every journal acknowledged", func() bool { return l.journalsAcked() == workers })
 	return l
 }
 
@@ -300,11 +298,7 @@ func (l *load) work(t *testing.T, c *client, topic, id string, timeoutMs uint32)
 func (l *load) acked() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	n := 0
-	for _, a := range l.acks {
-		n += len(a)
-	}
-	return n
+	return l.ackedLocked()
 }
 
 func (l *load) journalsAcked() int {
@@ -344,14 +338,17 @@ func (l *load) gaps(at time.Time) []time.Duration {
 	return out
 }
 
-// finish stops the appenders (each first gets its pending append acknowledged) and logs the counts.
-func (l *load) finish(t *testing.T) {
+// end lets the load run 2s more on the recovered cluster, then stops it (each appender first gets its
+// pending append acknowledged), logs the counts and verifies.
+func (l *load) end(t *testing.T, s *stack) {
 	t.Helper()
+	time.Sleep(2 * time.Second)
 	l.stop.Store(true)
 	l.wg.Wait()
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	t.Logf("appends: %d acknowledged over %d journals, %d failed and retried: %v", l.ackedLocked(), len(l.acks), l.fails.Load(), l.codes)
+	l.mu.Unlock()
+	l.verify(t, s)
 }
 
 func (l *load) ackedLocked() int {
