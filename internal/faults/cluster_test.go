@@ -155,8 +155,16 @@ func cassandraNodesKilled(t *testing.T, s *stack) {
 		t.Helper()
 		for i := range journals {
 			id := fmt.Sprintf("j%02d", i)
-			if _, err := c.append(ctx, topic, id, 5000, seqRange(from, to)...); err != nil {
-				t.Fatalf("%s: append %s %d..%d: %v", phase, id, from, to, err)
+			// A retryable failure (a loaded machine's Kafka TIMEOUT) is retried with the same seqNrs, as a client would.
+			for start := time.Now(); ; time.Sleep(500 * time.Millisecond) {
+				_, err := c.append(ctx, topic, id, 5000, seqRange(from, to)...)
+				if err == nil {
+					break
+				}
+				if !retryable(err) || time.Since(start) > time.Minute {
+					t.Fatalf("%s: append %s %d..%d: %v", phase, id, from, to, err)
+				}
+				t.Logf("%s: append %s %d..%d retried after %v", phase, id, from, to, err)
 			}
 			m.appended(id, seqRange(from, to)...)
 		}
@@ -183,7 +191,7 @@ func cassandraNodesKilled(t *testing.T, s *stack) {
 		return err == nil
 	})
 	t.Logf("cassandra3 down: reads succeed again %v after the kill (failed meanwhile: %v)", time.Since(killed).Round(time.Millisecond), failed)
-	m.checkReads(t, c)
+	m.checkReadsRetrying(t, c, time.Minute)
 	t.Logf("cassandra3 down: %d journals appended and read back exactly through the sidecar", journals)
 	rd := m.waitReplicated(t, cs, 90*time.Second)
 	t.Logf("cassandra3 down: the replicator replicated the new events %v after they were appended", rd.Round(time.Millisecond))
@@ -219,7 +227,7 @@ func cassandraNodesKilled(t *testing.T, s *stack) {
 	t.Logf("cassandra3 down for %v; cassandra2 and cassandra3 restarted in %v", time.Since(killed).Round(time.Millisecond), d.Round(time.Millisecond))
 	rd = m.waitReplicated(t, cs, 120*time.Second)
 	t.Logf("replicator caught up %v after the nodes were back", rd.Round(time.Millisecond))
-	m.checkReads(t, c)
+	m.checkReadsRetrying(t, c, time.Minute)
 	t.Logf("all %d journals read back exactly after the restart", journals)
 }
 
@@ -380,7 +388,7 @@ func (l *load) verify(t *testing.T, s *stack) {
 	t.Helper()
 	c := newClient(s.socket)
 	defer c.Close()
-	l.m.checkReads(t, c)
+	l.m.checkReadsRetrying(t, c, time.Minute)
 	t.Logf("every acknowledged append of all %d journals read back, in order, each seqNr once", len(l.m.ids()))
 	rd := l.m.waitReplicated(t, openCassandraAt(t, clCQLHosts), 180*time.Second)
 	t.Logf("replicator caught up: Cassandra holds exactly every journal %v after the load stopped", rd.Round(time.Millisecond))
