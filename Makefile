@@ -3,6 +3,7 @@
 #   make up      start real Kafka + Cassandra (deploy/local) in the background; writes .run/stack.env
 #   make down    stop everything `make up` started
 #   make test    install what is missing, bring up what the tests need, run every suite, tear down
+#   make test-cluster  the cluster fault tests on 3 Kafka brokers + 3 Cassandra nodes of their own
 #   make demo    an end-to-end demo on the real stack
 #   make fuzz    run every fuzz target for FUZZTIME each
 #   make lint    gofmt + go vet
@@ -35,10 +36,10 @@ LDFLAGS   := -X github.com/kjournal/kjournal/internal/buildinfo.version=$(VERSIO
 # What `make up` and `make test` run: the servers, then kjournal's own services on top.
 export KJ_SERVICES ?= kafka cassandra replicator sidecar
 
-.PHONY: help deps build image up down test test-all test-go test-python test-node node-build demo fuzz lint clean
+.PHONY: help deps build image up down test test-cluster test-all test-go test-python test-node node-build demo fuzz lint clean
 
 help:
-	@sed -n '2,10p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,11p' Makefile | sed 's/^# \{0,1\}//'
 
 # Installs: Maven jars (cached under .run/cache), Go modules. Idempotent and cheap when done.
 deps:
@@ -65,6 +66,14 @@ down:
 
 test: deps
 	@$(WITH_STACK) $(MAKE) --no-print-directory -k test-all
+
+# internal/faults' TestCluster (KJ_CLUSTER=1): kills and restarts brokers and Cassandra nodes of a 3+3 cluster
+# of its own (KJ_NODES=3 under $(RUN)/cluster, ports 39092/39093/39042/37000/39095/39096 on 127.0.0.1-3). The
+# trap stops that cluster even when the test binary dies (a panic or -timeout skips its own cleanup).
+test-cluster: deps
+	@trap 'KJ_RUN=$(RUN)/cluster $(STACK) stop >/dev/null 2>&1 || true' EXIT; start=$$SECONDS; \
+	  status=0; KJ_CLUSTER=1 $(GO) test -count=1 -timeout 30m -run '^TestCluster$$' -v ./internal/faults || status=$$?; \
+	  echo "test-cluster: $$((SECONDS - start))s"; exit $$status
 
 # Every suite runs even when an earlier one failed (-k); make exits non-zero if any did. Python first:
 # its virtualenv is also what the bench's tiny-size test (internal/bench) drives P1 with.

@@ -77,13 +77,31 @@ func (m *model) ids() []string {
 }
 
 // checkReads reads every journal through the sidecar and compares it with the model exactly.
-func (m *model) checkReads(t *testing.T, c *client) {
+func (m *model) checkReads(t *testing.T, c *client) { m.checkReadsRetrying(t, c, 0) }
+
+// checkReadsRetrying is checkReads, but a read failing with a retryable code is retried for up to patience
+// (on a loaded cluster a LOCAL_QUORUM read can time out); the retries are logged.
+func (m *model) checkReadsRetrying(t *testing.T, c *client, patience time.Duration) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
 	bad := 0
+	retried := map[string]int{}
+	defer func() {
+		if len(retried) > 0 {
+			t.Logf("reads retried after retryable errors: %v", retried)
+		}
+	}()
 	for _, id := range m.ids() {
-		r, err := c.read(ctx, m.topic, id, 20000)
+		var r readResult
+		var err error
+		for start := time.Now(); ; time.Sleep(500 * time.Millisecond) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			r, err = c.read(ctx, m.topic, id, 20000)
+			cancel()
+			if err == nil || !retryable(err) || time.Since(start) > patience {
+				break
+			}
+			retried[codeOf(err).String()]++
+		}
 		if err != nil {
 			t.Fatalf("read %s: %v", id, err)
 		}

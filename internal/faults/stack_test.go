@@ -49,31 +49,45 @@ func TestMain(m *testing.M) {
 }
 
 func testMain(m *testing.M) int {
-	if os.Getenv("KJ_FAULTS") != "1" {
-		return m.Run() // every test skips, naming KJ_FAULTS
-	}
-	s, err := newStack()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "faults:", err)
-		return 1
-	}
-	start := time.Now()
-	if err := s.boot(); err != nil {
-		fmt.Fprintln(os.Stderr, "faults: private stack:", err)
-		if !s.keep {
-			_ = s.sh("stop")
+	var booted []*stack
+	defer func() {
+		for _, s := range booted {
+			if !s.keep {
+				if err := s.sh("stop"); err != nil {
+					fmt.Fprintln(os.Stderr, "faults: stopping a private stack:", err)
+				}
+			}
 		}
-		return 1
-	}
-	fmt.Fprintf(os.Stderr, "faults: private stack up in %v (%s)\n", time.Since(start).Round(time.Millisecond), s.run)
-	st = s
-	code := m.Run()
-	if !s.keep {
-		if err := s.sh("stop"); err != nil {
-			fmt.Fprintln(os.Stderr, "faults: stopping the private stack:", err)
+	}()
+	// KJ_FAULTS=1: the one-node stack (st); KJ_CLUSTER=1: the three-node cluster (cl). Either, both or
+	// neither (every test skips, naming the variable).
+	for _, want := range []struct {
+		env  string
+		make func() (*stack, error)
+		boot func(*stack) error
+		into **stack
+	}{
+		{"KJ_FAULTS", newStack, (*stack).boot, &st},
+		{"KJ_CLUSTER", newCluster, (*stack).bootCluster, &cl},
+	} {
+		if os.Getenv(want.env) != "1" {
+			continue
 		}
+		s, err := want.make()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "faults:", err)
+			return 1
+		}
+		booted = append(booted, s)
+		start := time.Now()
+		if err := want.boot(s); err != nil {
+			fmt.Fprintln(os.Stderr, "faults: private stack:", err)
+			return 1
+		}
+		fmt.Fprintf(os.Stderr, "faults: private stack up in %v (%s)\n", time.Since(start).Round(time.Millisecond), s.run)
+		*want.into = s
 	}
-	return code
+	return m.Run()
 }
 
 func newStack() (*stack, error) {
@@ -144,7 +158,8 @@ func (s *stack) fresh() error {
 	if err := s.sh("stop"); err != nil {
 		return err
 	}
-	for _, d := range []string{"kafka", "cassandra", "replicator", "sidecar"} {
+	for _, d := range []string{"kafka", "cassandra", "replicator", "sidecar",
+		"kafka1", "kafka2", "kafka3", "cassandra1", "cassandra2", "cassandra3"} {
 		if err := os.RemoveAll(filepath.Join(s.run, d)); err != nil {
 			return err
 		}
@@ -336,11 +351,14 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) ti
 }
 
 // openCassandra opens the private Cassandra's read side, to check what the replicator wrote.
-func openCassandra(t *testing.T) *cassandra.Store {
+func openCassandra(t *testing.T) *cassandra.Store { return openCassandraAt(t, cqlHosts) }
+
+// openCassandraAt opens the read side of the Cassandra at hosts (comma-separated).
+func openCassandraAt(t *testing.T, hosts string) *cassandra.Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	s, err := cassandra.Open(ctx, cassandra.Config{Hosts: []string{cqlHosts}, Keyspace: "journal",
+	s, err := cassandra.Open(ctx, cassandra.Config{Hosts: strings.Split(hosts, ","), Keyspace: "journal",
 		DisableKeyspaceAutoCreate: true, DisableTableAutoCreate: true, Logger: hclog.NewNullLogger()})
 	if err != nil {
 		t.Fatal(err)

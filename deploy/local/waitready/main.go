@@ -1,17 +1,20 @@
-// Command waitready blocks until a local Kafka broker or Cassandra node really answers:
-// Kafka when a metadata request succeeds, Cassandra when a CQL query succeeds.
-// deploy/local/stack.sh runs it after starting each server.
+// Command waitready blocks until local Kafka brokers or Cassandra nodes really answer:
+// Kafka when a metadata request succeeds, Cassandra when a CQL query succeeds. With KJ_NODES=N
+// above 1 (a cluster), each broker must also list N live brokers and each Cassandra node know N-1
+// peers, so that topics with replication factor N can be created. deploy/local/stack.sh runs it after
+// starting servers.
 //
-//	waitready kafka 127.0.0.1:9092 [timeout]
-//	waitready cassandra 127.0.0.1:9042 [timeout]
+//	waitready kafka 127.0.0.1:9092[,127.0.0.2:9092...] [timeout]
+//	waitready cassandra 127.0.0.1:9042[,...] [timeout]
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"log"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -32,7 +35,16 @@ func main() {
 		}
 		timeout = d
 	}
-	var probe func(addr string) error
+	nodes := 1
+	if s := os.Getenv("KJ_NODES"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			fmt.Fprintln(os.Stderr, "waitready: bad KJ_NODES:", s)
+			os.Exit(2)
+		}
+		nodes = n
+	}
+	var probe func(addr string, nodes int) error
 	switch os.Args[1] {
 	case "kafka":
 		probe = probeKafka
@@ -45,7 +57,7 @@ func main() {
 	deadline := time.Now().Add(timeout)
 	var err error
 	for time.Now().Before(deadline) {
-		if err = probe(os.Args[2]); err == nil {
+		if err = probeAll(probe, strings.Split(os.Args[2], ","), nodes); err == nil {
 			return
 		}
 		time.Sleep(500 * time.Millisecond)
@@ -54,7 +66,16 @@ func main() {
 	os.Exit(1)
 }
 
-func probeKafka(addr string) error {
+func probeAll(probe func(string, int) error, addrs []string, nodes int) error {
+	for _, a := range addrs {
+		if err := probe(a, nodes); err != nil {
+			return fmt.Errorf("%s: %w", a, err)
+		}
+	}
+	return nil
+}
+
+func probeKafka(addr string, nodes int) error {
 	cfg := sarama.NewConfig()
 	cfg.Version = sarama.V4_0_0_0
 	cfg.Net.DialTimeout = 2 * time.Second
@@ -64,15 +85,15 @@ func probeKafka(addr string) error {
 		return err
 	}
 	defer client.Close()
-	if len(client.Brokers()) == 0 {
-		return errors.New("metadata lists no brokers")
+	if n := len(client.Brokers()); n < nodes {
+		return fmt.Errorf("metadata lists %d live brokers, want %d", n, nodes)
 	}
 	// The controller must be elected too, or topic creation fails.
 	_, err = client.Controller()
 	return err
 }
 
-func probeCassandra(addr string) error {
+func probeCassandra(addr string, nodes int) error {
 	gocql.Logger = log.New(io.Discard, "", 0) // dial errors are expected while the node boots
 	cluster := gocql.NewCluster(addr)
 	cluster.ProtoVersion = 4
@@ -89,5 +110,18 @@ func probeCassandra(addr string) error {
 	}
 	defer session.Close()
 	var version string
-	return session.Query("SELECT release_version FROM system.local").Scan(&version)
+	if err := session.Query("SELECT release_version FROM system.local").Scan(&version); err != nil {
+		return err
+	}
+	if nodes == 1 {
+		return nil
+	}
+	var peers int
+	if err := session.Query("SELECT count(*) FROM system.peers_v2").Scan(&peers); err != nil {
+		return err
+	}
+	if peers < nodes-1 {
+		return fmt.Errorf("knows %d peers, want %d", peers, nodes-1)
+	}
+	return nil
 }
