@@ -159,17 +159,41 @@ func (j Journal) Key() Key { return j.key }
 
 // Append writes events atomically (one Kafka record) and returns where Kafka stored them, only after
 // Kafka acknowledged them. events must be non-empty with strictly increasing valid seqNrs.
-func (j Journal) Append(ctx context.Context, events []Event, opts AppendOptions) (po PartitionOffset, err error) {
-	defer j.js.metrics.observe("append", time.Now(), &err)
+func (j Journal) Append(ctx context.Context, events []Event, opts AppendOptions) (PartitionOffset, error) {
+	type result struct {
+		po  PartitionOffset
+		err error
+	}
+	res := make(chan result, 1)
+	j.AppendAsync(ctx, events, opts, func(po PartitionOffset, err error) { res <- result{po, err} })
+	r := <-res
+	return r.po, r.err
+}
+
+// AppendAsync is Append without waiting for Kafka: it hands the record to the producer and returns,
+// and calls done once with what Append would have returned. Records are handed to the producer in
+// the order of the calls, so the appends one goroutine makes to a journal land in that order, and
+// many appends in flight cost no goroutine each. It blocks only while the producer's input buffer is
+// full. done runs on the producer's result goroutine (or on the calling one, when the append fails
+// before it reaches the producer) and must not block: it holds up every other append's result.
+func (j Journal) AppendAsync(ctx context.Context, events []Event, opts AppendOptions, done func(PartitionOffset, error)) {
+	start := time.Now()
+	fail := func(err error) {
+		j.js.metrics.observe("append", start, &err)
+		done(PartitionOffset{}, err)
+	}
 	if err := j.key.Validate(); err != nil {
-		return po, err
+		fail(err)
+		return
 	}
 	if err := checkAppend(events); err != nil {
-		return po, err
+		fail(err)
+		return
 	}
 	value, pt, err := EncodeEvents(events, PayloadMetadata{ExpireAfter: opts.ExpireAfter, Data: opts.PayloadMetadata})
 	if err != nil {
-		return po, err
+		fail(err)
+		return
 	}
 	a := Action{
 		Key:       j.key,
@@ -184,13 +208,17 @@ func (j Journal) Append(ctx context.Context, events []Event, opts AppendOptions)
 		Value:   value,
 		Headers: opts.Headers,
 	}
-	po, err = j.js.log.Produce(ctx, a)
-	j.js.heads.Remove(j.key)
-	if err != nil {
-		return po, fmt.Errorf("append %s: %w", j.key, err)
-	}
-	j.js.metrics.events.Add(float64(len(events)))
-	return po, nil
+	n := len(events)
+	j.js.log.ProduceAsync(ctx, a, func(po PartitionOffset, err error) {
+		j.js.heads.Remove(j.key)
+		if err != nil {
+			fail(fmt.Errorf("append %s: %w", j.key, err))
+			return
+		}
+		j.js.metrics.events.Add(float64(n))
+		j.js.metrics.observe("append", start, &err)
+		done(po, nil)
+	})
 }
 
 func checkAppend(events []Event) error {

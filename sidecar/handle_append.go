@@ -1,28 +1,37 @@
 package sidecar
 
 import (
+	"github.com/kjournal/kjournal/journal"
 	"github.com/kjournal/kjournal/protocol"
 )
 
-// handleAppend appends the events and answers once Kafka acknowledged them.
+// handleAppend starts the append on the calling goroutine (the connection's reader) and calls reply
+// with its final reply once Kafka acknowledged it, from the producer's result goroutine: an append in
+// flight costs no goroutine, and the appends a connection sends reach the producer in the order they
+// arrived. reply must not block.
 //
 // An append handed to Kafka is not abandoned when its client goes away (the record would be written
 // anyway, and the journal library must see its acknowledgement to release it): its context derives
 // from the server's hard stop, not from the connection.
-func (c *conn) handleAppend(r *protocol.AppendRequest) protocol.Reply {
+func (c *conn) handleAppend(r *protocol.AppendRequest, reply func(protocol.Reply)) {
 	key, perr := c.key(r.ID, r.Journal, r.Topic)
 	if perr != nil {
-		return perr
+		reply(perr)
+		return
 	}
 	events, opts, err := appendOf(r)
 	if err != nil {
-		return protocol.NewError(r.ID, protocol.CodeInvalidArgument, "%v", err)
+		reply(protocol.NewError(r.ID, protocol.CodeInvalidArgument, "%v", err))
+		return
 	}
 	ctx, cancel := c.withTimeout(c.s.hard, r)
-	defer cancel()
-	po, err := c.s.js.Journal(key).Append(ctx, events, opts)
-	if err != nil {
-		return wireError(ctx, r.ID, err)
-	}
-	return &protocol.AppendReply{ID: r.ID, Partition: po.Partition, Offset: po.Offset}
+	id := r.ID
+	c.s.js.Journal(key).AppendAsync(ctx, events, opts, func(po journal.PartitionOffset, err error) {
+		var rep protocol.Reply = &protocol.AppendReply{ID: id, Partition: po.Partition, Offset: po.Offset}
+		if err != nil {
+			rep = wireError(ctx, id, err) // before cancel, which would hide a TIMEOUT cause
+		}
+		cancel()
+		reply(rep)
+	})
 }
