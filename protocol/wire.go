@@ -78,12 +78,18 @@ type reader struct {
 }
 
 func newReader(b []byte) *reader {
-	r := &reader{buf: b}
+	r := &reader{}
+	r.reset(b)
+	return r
+}
+
+// reset makes r read b.
+func (r *reader) reset(b []byte) {
+	r.buf = b
 	r.br.Reset(b)
 	// bytes.Reader is an io.ByteScanner, so the decoder reads it directly without its own buffering
 	// and br.Len() is always the exact number of unread bytes.
 	r.d.Reset(&r.br)
-	return r
 }
 
 func (r *reader) pos() int       { return len(r.buf) - r.br.Len() }
@@ -483,6 +489,9 @@ type fields struct {
 	parent string
 	id     uint64 // the id an error is reported with
 	err    *Error // the first error; later reads are no-ops
+	// scratch is the reader get returns, reset for each field: a decoder holds one field's reader at
+	// a time, and a reader per field was the largest allocation of a request.
+	scratch reader
 }
 
 // eventFields are the fields of events[i] of a message whose error path is parent.
@@ -502,7 +511,7 @@ func (f *fields) fail(code Code, name string, err error) {
 }
 
 // get returns a reader over the named value, or false when the key is absent or nil: every optional
-// field treats nil as absent.
+// field treats nil as absent. The reader is valid until the next get on f.
 func (f *fields) get(name string) (*reader, bool) {
 	if f.err != nil {
 		return nil, false
@@ -511,7 +520,8 @@ func (f *fields) get(name string) (*reader, bool) {
 	if !ok || (s.end == s.start+1 && f.buf[s.start] == msgpcode.Nil) {
 		return nil, false
 	}
-	return newReader(f.buf[s.start:s.end]), true
+	f.scratch.reset(f.buf[s.start:s.end])
+	return &f.scratch, true
 }
 
 func (f *fields) has(name string) bool {
