@@ -211,9 +211,10 @@ func (r *reader) skip(limit int) (int, error) {
 // span is a value's byte range inside a reader's buffer.
 type span struct{ start, end int }
 
-// field is one key of a decoded map and its value's span.
+// field is one key of a decoded map and its value's span. The key aliases the message's buffer (a
+// string per key was an allocation each), and lives no longer than the decode.
 type field struct {
-	key string
+	key []byte
 	val span
 }
 
@@ -223,7 +224,7 @@ type fieldSet []field
 
 func (fs fieldSet) lookup(name string) (span, bool) {
 	for i := range fs {
-		if fs[i].key == name {
+		if string(fs[i].key) == name { // compared without a conversion
 			return fs[i].val, true
 		}
 	}
@@ -275,13 +276,15 @@ func (r *reader) fieldMap(limit int) (fieldSet, int, error) {
 		if err != nil {
 			return nil, values, err
 		}
-		if _, dup := m.lookup(string(key)); dup {
-			return nil, values, fmt.Errorf("duplicate key %q", key)
+		for _, f := range m {
+			if bytes.Equal(f.key, key) {
+				return nil, values, fmt.Errorf("duplicate key %q", key)
+			}
 		}
 		if !utf8.Valid(key) {
 			return nil, values, fmt.Errorf("map key is not valid UTF-8")
 		}
-		m = append(m, field{string(key), span{start, r.pos()}})
+		m = append(m, field{key, span{start, r.pos()}})
 	}
 	return m, values, nil
 }

@@ -107,8 +107,11 @@ func (c *conn) serve() {
 
 func (c *conn) readLoop() {
 	br := bufio.NewReaderSize(c.nc, ioBufferSize)
+	// Each body is decoded before the next frame is read, and the decoded request copies what it
+	// keeps: frames up to 4 KiB (every append of a few events) are read into one buffer.
+	buf := make([]byte, 0, 4<<10)
 	for {
-		body, err := protocol.ReadFrame(br, c.s.cfg.MaxFrameBytes)
+		body, err := protocol.ReadFrameInto(br, c.s.cfg.MaxFrameBytes, buf)
 		if err != nil {
 			var pe *protocol.Error
 			if errors.As(err, &pe) { // FRAME_TOO_LARGE: the byte stream cannot be resynchronised
