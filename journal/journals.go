@@ -172,22 +172,61 @@ func (j Journal) Key() Key { return j.key }
 
 // Append writes events atomically (one Kafka record) and returns where Kafka stored them, only after
 // Kafka acknowledged them. events must be non-empty with strictly increasing valid seqNrs.
-func (j Journal) Append(ctx context.Context, events []Event, opts AppendOptions) (po PartitionOffset, err error) {
+func (j Journal) Append(ctx context.Context, events []Event, opts AppendOptions) (PartitionOffset, error) {
+	return awaitAppend(func(done func(PartitionOffset, error)) { j.AppendAsync(ctx, events, opts, done) })
+}
+
+// AppendAsync is Append without waiting for Kafka: it hands the record to the producer and returns,
+// and calls done once with what Append would have returned. Records are handed to the producer in
+// the order of the calls, so the appends one goroutine makes to a journal land in that order, and
+// many appends in flight cost no goroutine each. It blocks while the producer's input buffer is full,
+// and while a conditional append (AppendIf) of a journal sharing its write lock runs: the append
+// holds that lock shared from here until done. done runs on the producer's result goroutine (or on
+// the calling one, when the append fails before it reaches the producer) and must not block: it
+// holds up every other append's result.
+func (j Journal) AppendAsync(ctx context.Context, events []Event, opts AppendOptions, done func(PartitionOffset, error)) {
 	if err := j.checkAppend(events); err != nil {
-		return po, err
+		j.js.metrics.observe("append", time.Now(), &err)
+		done(PartitionOffset{}, err)
+		return
 	}
 	l := j.js.writers.of(j.key)
 	l.RLock()
-	defer l.RUnlock()
-	return j.append(ctx, events, opts)
+	j.appendAsync(ctx, events, opts, func(po PartitionOffset, err error) {
+		l.RUnlock() // an RWMutex may be released by another goroutine
+		done(po, err)
+	})
 }
 
-// append produces the Append action of checked events.
-func (j Journal) append(ctx context.Context, events []Event, opts AppendOptions) (po PartitionOffset, err error) {
-	defer j.js.metrics.observe("append", time.Now(), &err)
+// append produces the Append action of checked events and waits for Kafka's acknowledgement; the
+// caller holds the journal's write lock.
+func (j Journal) append(ctx context.Context, events []Event, opts AppendOptions) (PartitionOffset, error) {
+	return awaitAppend(func(done func(PartitionOffset, error)) { j.appendAsync(ctx, events, opts, done) })
+}
+
+// awaitAppend runs an asynchronous append and waits for its result.
+func awaitAppend(start func(done func(PartitionOffset, error))) (PartitionOffset, error) {
+	type result struct {
+		po  PartitionOffset
+		err error
+	}
+	res := make(chan result, 1)
+	start(func(po PartitionOffset, err error) { res <- result{po, err} })
+	r := <-res
+	return r.po, r.err
+}
+
+// appendAsync produces the Append action of checked events.
+func (j Journal) appendAsync(ctx context.Context, events []Event, opts AppendOptions, done func(PartitionOffset, error)) {
+	start := time.Now()
+	fail := func(err error) {
+		j.js.metrics.observe("append", start, &err)
+		done(PartitionOffset{}, err)
+	}
 	value, pt, err := EncodeEvents(events, PayloadMetadata{ExpireAfter: opts.ExpireAfter, Data: opts.PayloadMetadata})
 	if err != nil {
-		return po, err
+		fail(err)
+		return
 	}
 	a := Action{
 		Key:       j.key,
@@ -202,13 +241,17 @@ func (j Journal) append(ctx context.Context, events []Event, opts AppendOptions)
 		Value:   value,
 		Headers: opts.Headers,
 	}
-	po, err = j.js.log.Produce(ctx, a)
-	j.js.heads.Remove(j.key)
-	if err != nil {
-		return po, fmt.Errorf("append %s: %w", j.key, err)
-	}
-	j.js.metrics.events.Add(float64(len(events)))
-	return po, nil
+	n := len(events)
+	j.js.log.ProduceAsync(ctx, a, func(po PartitionOffset, err error) {
+		j.js.heads.Remove(j.key)
+		if err != nil {
+			fail(fmt.Errorf("append %s: %w", j.key, err))
+			return
+		}
+		j.js.metrics.events.Add(float64(n))
+		j.js.metrics.observe("append", start, &err)
+		done(po, nil)
+	})
 }
 
 // checkAppend validates the key and the events of an append.

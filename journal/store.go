@@ -33,6 +33,12 @@ type Log interface {
 	// calls are batched into produce requests; they do not wait for each other's round trips.
 	Produce(ctx context.Context, a Action) (PartitionOffset, error)
 
+	// ProduceAsync is Produce without waiting: it enqueues the action (in the order of the calls, so
+	// the actions of one journal stay in the order they were enqueued in) and calls done once, with
+	// what Produce would have returned, when Kafka acknowledged it, failed it or ctx ended. done may
+	// run on another goroutine or before ProduceAsync returns; it must not block.
+	ProduceAsync(ctx context.Context, a Action, done func(PartitionOffset, error))
+
 	// Partitions lists the partitions of topic.
 	Partitions(ctx context.Context, topic string) ([]int32, error)
 

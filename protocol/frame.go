@@ -23,6 +23,13 @@ const firstChunk = 64 << 10
 // max bytes: it starts with at most 64 KiB and doubles the buffer only as the body's bytes arrive, so
 // a peer that announces a large frame and sends little of it costs little memory.
 func ReadFrame(r io.Reader, max int) ([]byte, error) {
+	return ReadFrameInto(r, max, nil)
+}
+
+// ReadFrameInto is ReadFrame reading the body into buf's array when the body fits in its capacity
+// (a reader that decodes each body before it reads the next one allocates no buffer per frame: the
+// decoded requests and replies copy what they keep).
+func ReadFrameInto(r io.Reader, max int, buf []byte) ([]byte, error) {
 	var hdr [FrameHeaderSize]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return nil, err
@@ -32,7 +39,17 @@ func ReadFrame(r io.Reader, max int) ([]byte, error) {
 		return nil, NewError(0, CodeFrameTooLarge, "frame of %d bytes exceeds max_frame_bytes %d", n, max)
 	}
 	size := int(n)
-	buf := make([]byte, min(size, firstChunk))
+	if size <= cap(buf) {
+		buf = buf[:size]
+		if _, err := io.ReadFull(r, buf); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		return buf, nil
+	}
+	buf = make([]byte, min(size, firstChunk))
 	read := 0
 	for {
 		m, err := io.ReadFull(r, buf[read:])

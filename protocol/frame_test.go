@@ -39,6 +39,36 @@ func TestFrame_roundTrip(t *testing.T) {
 	}
 }
 
+// TestReadFrameInto reads bodies that fit into the caller's buffer there, and the others into a new one.
+func TestReadFrameInto(t *testing.T) {
+	var in []byte
+	bodies := [][]byte{bytes.Repeat([]byte{1}, 100), {0x80}, bytes.Repeat([]byte{2}, 200<<10), {}}
+	for _, b := range bodies {
+		in = protocol.AppendFrame(in, b)
+	}
+	in = append(in, 0, 0, 0, 5, 1, 2) // a partial body that would fit
+	r := bufio.NewReader(bytes.NewReader(in))
+	buf := make([]byte, 0, 128)
+	for _, want := range bodies {
+		got, err := protocol.ReadFrameInto(r, 1<<20, buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("body of %d bytes differs", len(want))
+		}
+		if len(want) == 0 {
+			continue
+		}
+		if inBuf, fits := &got[0] == &buf[:1][0], len(want) <= cap(buf); inBuf != fits {
+			t.Fatalf("body of %d bytes: in the caller's buffer %v, want %v", len(want), inBuf, fits)
+		}
+	}
+	if _, err := protocol.ReadFrameInto(r, 1<<20, buf); err != io.ErrUnexpectedEOF {
+		t.Fatalf("partial body: %v, want io.ErrUnexpectedEOF", err)
+	}
+}
+
 func TestReadFrame_errors(t *testing.T) {
 	for name, c := range map[string]struct {
 		in   []byte

@@ -140,7 +140,9 @@ func DecodeRequest(body []byte) (Request, error) {
 
 // decodeFields checks that body is exactly one map with string keys and indexes its values.
 func decodeFields(body []byte, limit int) (*fields, error) {
-	r := newReader(body)
+	f := &fields{buf: body, event: -1}
+	r := &f.scratch
+	r.reset(body)
 	m, _, err := r.fieldMap(limit)
 	if err != nil {
 		return nil, NewError(0, CodeBadFrame, "%v", err)
@@ -148,7 +150,8 @@ func decodeFields(body []byte, limit int) (*fields, error) {
 	if r.remaining() != 0 {
 		return nil, NewError(0, CodeBadFrame, "%d bytes after the message map", r.remaining())
 	}
-	return &fields{buf: body, m: m, event: -1}, nil
+	f.m = m
+	return f, nil
 }
 
 func decodeID(f *fields) (uint64, error) {

@@ -78,12 +78,18 @@ type reader struct {
 }
 
 func newReader(b []byte) *reader {
-	r := &reader{buf: b}
+	r := &reader{}
+	r.reset(b)
+	return r
+}
+
+// reset makes r read b.
+func (r *reader) reset(b []byte) {
+	r.buf = b
 	r.br.Reset(b)
 	// bytes.Reader is an io.ByteScanner, so the decoder reads it directly without its own buffering
 	// and br.Len() is always the exact number of unread bytes.
 	r.d.Reset(&r.br)
-	return r
 }
 
 func (r *reader) pos() int       { return len(r.buf) - r.br.Len() }
@@ -205,9 +211,10 @@ func (r *reader) skip(limit int) (int, error) {
 // span is a value's byte range inside a reader's buffer.
 type span struct{ start, end int }
 
-// field is one key of a decoded map and its value's span.
+// field is one key of a decoded map and its value's span. The key aliases the message's buffer (a
+// string per key was an allocation each), and lives no longer than the decode.
 type field struct {
-	key string
+	key []byte
 	val span
 }
 
@@ -217,7 +224,7 @@ type fieldSet []field
 
 func (fs fieldSet) lookup(name string) (span, bool) {
 	for i := range fs {
-		if fs[i].key == name {
+		if string(fs[i].key) == name { // compared without a conversion
 			return fs[i].val, true
 		}
 	}
@@ -269,13 +276,15 @@ func (r *reader) fieldMap(limit int) (fieldSet, int, error) {
 		if err != nil {
 			return nil, values, err
 		}
-		if _, dup := m.lookup(string(key)); dup {
-			return nil, values, fmt.Errorf("duplicate key %q", key)
+		for _, f := range m {
+			if bytes.Equal(f.key, key) {
+				return nil, values, fmt.Errorf("duplicate key %q", key)
+			}
 		}
 		if !utf8.Valid(key) {
 			return nil, values, fmt.Errorf("map key is not valid UTF-8")
 		}
-		m = append(m, field{string(key), span{start, r.pos()}})
+		m = append(m, field{key, span{start, r.pos()}})
 	}
 	return m, values, nil
 }
@@ -483,6 +492,9 @@ type fields struct {
 	parent string
 	id     uint64 // the id an error is reported with
 	err    *Error // the first error; later reads are no-ops
+	// scratch is the reader get returns, reset for each field: a decoder holds one field's reader at
+	// a time, and a reader per field was the largest allocation of a request.
+	scratch reader
 }
 
 // eventFields are the fields of events[i] of a message whose error path is parent.
@@ -502,7 +514,7 @@ func (f *fields) fail(code Code, name string, err error) {
 }
 
 // get returns a reader over the named value, or false when the key is absent or nil: every optional
-// field treats nil as absent.
+// field treats nil as absent. The reader is valid until the next get on f.
 func (f *fields) get(name string) (*reader, bool) {
 	if f.err != nil {
 		return nil, false
@@ -511,7 +523,8 @@ func (f *fields) get(name string) (*reader, bool) {
 	if !ok || (s.end == s.start+1 && f.buf[s.start] == msgpcode.Nil) {
 		return nil, false
 	}
-	return newReader(f.buf[s.start:s.end]), true
+	f.scratch.reset(f.buf[s.start:s.end])
+	return &f.scratch, true
 }
 
 func (f *fields) has(name string) bool {

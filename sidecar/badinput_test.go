@@ -2,6 +2,7 @@ package sidecar_test
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net"
 	"os"
 	"strings"
@@ -307,4 +308,40 @@ func TestSidecar_FramesUnderMax(t *testing.T) {
 	if len(got) != 20 || got[19] != 20 || frames < 5 {
 		t.Fatalf("%d frames with %v", frames, got)
 	}
+}
+
+// TestSidecar_AppendsPushBackOnNonReadingClient writes appends and never reads a reply: the replies
+// queue up to a bound, then the sidecar stops reading the connection, so the client's writes stall
+// long before all the appends were served; other connections are still served.
+func TestSidecar_AppendsPushBackOnNonReadingClient(t *testing.T) {
+	h := startFake(t, func(cfg *sidecar.Config) { cfg.MaxInFlight = 1000 })
+	nc, err := net.Dial("unix", h.socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	const n = 50_000 // ~2.5 MiB of requests and ~1.5 MiB of replies, far more than the socket buffers
+	var frames []byte
+	for i := range n + 1 {
+		var req protocol.Request = &protocol.HelloRequest{ID: 1, Versions: []uint32{1}}
+		if i > 0 {
+			req = &protocol.AppendRequest{ID: uint64(i + 1), Journal: fmt.Sprintf("j%d", i), Events: textEvents(1, 1)}
+		}
+		body, err := protocol.EncodeRequest(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		frames = protocol.AppendFrame(frames, body)
+	}
+	_ = nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
+	if _, err := nc.Write(frames); err == nil {
+		t.Fatalf("all %d appends were written without a reply read", n)
+	}
+	served := metric(t, h.reg, "kjournal_sidecar_requests_total") - 1 // hello
+	if served >= n/2 {
+		t.Fatalf("%v of %d appends served to a client that reads nothing", served, n)
+	}
+	t.Logf("%v of %d appends served before the sidecar stopped reading", served, n)
+	c := connect(t, h.socket)
+	c.mustAppend("other", textEvents(1, 1))
 }

@@ -26,11 +26,14 @@ const (
 	maxPending = 64 << 10
 )
 
-// conn is one client connection: a reader goroutine (serve), and one goroutine per request in flight
-// (run). There is no writer goroutine: a goroutine with a frame to send queues it, and writes the
-// queue itself (one writev for all the frames queued) unless another one is writing already, which
-// then writes it next. Replies sent while a write is in progress are so coalesced into the next
-// write, and a lone reply costs no hand-off to another goroutine.
+// conn is one client connection: a reader goroutine (serve), which also starts appends (their replies
+// come from the producer's result goroutine), and one goroutine per other request in flight (run).
+// There is no writer goroutine: a goroutine with a frame to send queues it, and writes the queue
+// itself (one writev for all the frames queued) unless another one is writing already, which then
+// writes it next. Replies sent while a write is in progress are so coalesced into the next write, and
+// a lone reply costs no hand-off to another goroutine. Append replies are the exception: the
+// producer's result goroutine must never wait for one client, so it only queues them and, when
+// nobody is writing, starts a goroutine that writes the queue (sendAsync).
 type conn struct {
 	s      *Server
 	nc     net.Conn
@@ -104,8 +107,11 @@ func (c *conn) serve() {
 
 func (c *conn) readLoop() {
 	br := bufio.NewReaderSize(c.nc, ioBufferSize)
+	// Each body is decoded before the next frame is read, and the decoded request copies what it
+	// keeps: frames up to 4 KiB (every append of a few events) are read into one buffer.
+	buf := make([]byte, 0, 4<<10)
 	for {
-		body, err := protocol.ReadFrame(br, c.s.cfg.MaxFrameBytes)
+		body, err := protocol.ReadFrameInto(br, c.s.cfg.MaxFrameBytes, buf)
 		if err != nil {
 			var pe *protocol.Error
 			if errors.As(err, &pe) { // FRAME_TOO_LARGE: the byte stream cannot be resynchronised
@@ -123,15 +129,18 @@ func (c *conn) readLoop() {
 
 // send queues a reply; it returns false when the connection is gone (the reply is dropped).
 func (c *conn) send(rep protocol.Reply) bool {
+	body, ok := c.encode(rep)
+	return ok && c.sendBody(body)
+}
+
+// encode is the frame body of rep, or of an INTERNAL error when rep cannot be encoded.
+func (c *conn) encode(rep protocol.Reply) ([]byte, bool) {
 	body, err := protocol.EncodeReply(rep)
 	if err != nil {
 		c.logger.Error("cannot encode a reply", "id", rep.ReplyID(), "error", err)
 		body, err = protocol.EncodeReply(protocol.NewError(rep.ReplyID(), protocol.CodeInternal, "cannot encode the reply: %v", err))
-		if err != nil {
-			return false
-		}
 	}
-	return c.sendBody(body)
+	return body, err == nil
 }
 
 // sendBody queues a frame body and writes the queue unless another goroutine is writing it; it
@@ -139,12 +148,51 @@ func (c *conn) send(rep protocol.Reply) bool {
 func (c *conn) sendBody(body []byte) bool {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	for !c.dead && c.writing && c.queued >= maxPending {
-		c.wcond.Wait()
-	}
+	c.waitRoom()
 	if c.dead {
 		return false
 	}
+	c.enqueue(body)
+	if !c.writing {
+		c.writeQueue()
+	}
+	return true
+}
+
+// sendAsync queues a reply without waiting, for the producer's result goroutine: when nobody is
+// writing, a new goroutine writes the queue. The queue can so grow past maxPending, by at most the
+// replies of the appends in flight: the reader waits for room before it starts another append.
+func (c *conn) sendAsync(rep protocol.Reply) {
+	body, ok := c.encode(rep)
+	if !ok {
+		return
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.dead {
+		return
+	}
+	c.enqueue(body)
+	if !c.writing {
+		c.writing = true
+		go func() {
+			c.wmu.Lock()
+			defer c.wmu.Unlock()
+			c.writeQueue()
+		}()
+	}
+}
+
+// waitRoom waits, with wmu held, while maxPending bytes are queued behind a write in progress (or
+// until the socket is closed).
+func (c *conn) waitRoom() {
+	for !c.dead && c.writing && c.queued >= maxPending {
+		c.wcond.Wait()
+	}
+}
+
+// enqueue appends a frame (its length prefix and body) to the queue. Called with wmu held.
+func (c *conn) enqueue(body []byte) {
 	if len(c.prefixes)+protocol.FrameHeaderSize > cap(c.prefixes) {
 		c.prefixes = make([]byte, 0, 64*protocol.FrameHeaderSize)
 	}
@@ -152,10 +200,6 @@ func (c *conn) sendBody(body []byte) bool {
 	c.prefixes = binary.BigEndian.AppendUint32(c.prefixes, uint32(len(body)))
 	c.queue = append(c.queue, c.prefixes[n:n+protocol.FrameHeaderSize:n+protocol.FrameHeaderSize], body)
 	c.queued += protocol.FrameHeaderSize + len(body)
-	if !c.writing {
-		c.writeQueue()
-	}
-	return true
 }
 
 // writeQueue writes the queue until it is empty, with wmu held but released during each write; frames
@@ -295,8 +339,39 @@ func (c *conn) dispatch(body []byte) bool {
 	c.inflight[id] = fl
 	c.reqs.Add(1)
 	c.mu.Unlock()
+	if r, ok := req.(*protocol.AppendRequest); ok {
+		c.startAppend(r, arrived)
+		return true
+	}
 	go c.run(req, fl, arrived)
 	return true
+}
+
+// startAppend starts an append on the reader goroutine, once the replies queued leave room (a client
+// that does not read its replies is pushed back here); its final reply is sent with sendAsync.
+func (c *conn) startAppend(r *protocol.AppendRequest, arrived time.Time) {
+	c.wmu.Lock()
+	c.waitRoom()
+	c.wmu.Unlock()
+	c.s.m.inFlight.Inc()
+	var replied atomic.Bool
+	reply := func(rep protocol.Reply) {
+		if !replied.CompareAndSwap(false, true) {
+			return
+		}
+		c.finish(r, arrived, rep)
+		c.sendAsync(rep)
+		c.s.m.inFlight.Dec()
+		c.reqs.Done()
+		c.s.reqs.Done()
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			c.logger.Error("request panicked", "id", r.ID, "op", r.Op(), "panic", p, "stack", string(debug.Stack()))
+			reply(protocol.NewError(r.ID, protocol.CodeInternal, "the sidecar failed on this request: %v", p))
+		}
+	}()
+	c.handleAppend(r, reply)
 }
 
 // stream returns the open read stream id, or nil.
@@ -355,8 +430,6 @@ func (c *conn) run(req protocol.Request, fl *inflight, arrived time.Time) {
 			}
 		}()
 		switch r := req.(type) {
-		case *protocol.AppendRequest:
-			rep = c.handleAppend(r)
 		case *protocol.ReadRequest:
 			rep = c.handleRead(r, fl.stream)
 		case *protocol.PointerRequest:
@@ -379,6 +452,14 @@ func (c *conn) run(req protocol.Request, fl *inflight, arrived time.Time) {
 			rep = protocol.NewError(id, protocol.CodeUnknownOp, "op %q is not served", req.Op())
 		}
 	}()
+	c.finish(req, arrived, rep)
+	c.send(rep)
+}
+
+// finish ends request req before its final reply rep is sent: it frees the id, records the metrics and
+// logs what an operator must see.
+func (c *conn) finish(req protocol.Request, arrived time.Time, rep protocol.Reply) {
+	id := req.RequestID()
 	// The id is free once the final reply is on its way: remove it first, so that a client reusing
 	// the id as soon as it reads the reply never meets DUPLICATE_ID.
 	c.mu.Lock()
@@ -391,7 +472,6 @@ func (c *conn) run(req protocol.Request, fl *inflight, arrived time.Time) {
 		// partition and offset): an operator must see it, not only the client.
 		c.logger.Error("request failed", "id", id, "op", req.Op(), "code", e.Code.String(), "error", e.Message)
 	}
-	c.send(rep)
 }
 
 // timeout is the request's deadline: its timeout_ms, or the configured default.

@@ -5,14 +5,20 @@
 //
 // # Connections
 //
-// Each accepted connection gets one reader goroutine, and each request in flight a goroutine of its
-// own. The reader decodes frames and dispatches them without waiting for any backend, so requests on
-// one connection run concurrently and their replies go out in the order they finish. There is no
+// Each accepted connection gets one reader goroutine. The reader decodes frames and dispatches them
+// without waiting for any backend, so requests on one connection run concurrently and their replies go
+// out in the order they finish. An append costs no goroutine: the reader builds its record and hands
+// it to the producer (journal.Journal.AppendAsync), so the appends of a connection reach Kafka's
+// producer in the order they were read, and the producer's result goroutine queues the reply once
+// Kafka acknowledged the record. Every other request runs in a goroutine of its own. There is no
 // writer goroutine: a goroutine with a frame to send queues it and writes the queue itself (one writev)
-// unless a write is in progress, whose goroutine then writes it next; so frames never interleave,
-// replies finishing during a write are coalesced into the next one, and a lone reply costs no
-// hand-off. Senders wait while 64 KiB are queued behind a write: a client slow to read pushes back on
-// the requests answering it, and the sidecar's memory for it stays bounded.
+// unless a write is in progress, whose goroutine then writes it next; so frames never interleave, and
+// replies finishing during a write are coalesced into the next one. Append replies are only queued
+// (the producer's result goroutine must never wait for one client): when nobody is writing, a
+// goroutine is started that writes the queue. Senders wait while 64 KiB are queued behind a write, and
+// the reader waits likewise before it starts an append: a client slow to read pushes back on the
+// requests answering it, and the sidecar's memory for it stays bounded (64 KiB plus the replies of the
+// appends in flight, at most MaxInFlight).
 //
 // # Read streams and credit
 //

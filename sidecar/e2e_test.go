@@ -323,3 +323,33 @@ func TestSidecar_CancelMidStream(t *testing.T) {
 		t.Fatalf("read with the reused id: %d events", len(events))
 	}
 }
+
+// TestSidecar_PipelinedAppendsKeepOrder sends 200 appends to one journal on one connection without
+// waiting for any reply: the sidecar hands them to the producer in the order they arrived, so their
+// offsets increase with their seqNrs and the read returns them all.
+func TestSidecar_PipelinedAppendsKeepOrder(t *testing.T) {
+	h := startSidecar(t, func(cfg *sidecar.Config) { cfg.MaxInFlight = 1000 })
+	c := connect(t, h.socket)
+	id := testenv.Name("order")
+	const n = 200
+	replies := make([]<-chan protocol.Reply, n)
+	for i := range replies {
+		_, replies[i] = c.send(&protocol.AppendRequest{Journal: id, Events: textEvents(int64(i+1), int64(i+1))}, 1)
+	}
+	var last *protocol.AppendReply
+	for i, ch := range replies {
+		rep, ok := c.await(ch).(*protocol.AppendReply)
+		if !ok {
+			t.Fatalf("append %d: %v", i+1, rep)
+		}
+		if last != nil && (rep.Partition != last.Partition || rep.Offset <= last.Offset) {
+			t.Fatalf("append of seqNr %d at %d/%d, after seqNr %d at %d/%d", i+1, rep.Partition, rep.Offset, i, last.Partition, last.Offset)
+		}
+		last = rep
+	}
+	events, end := c.readAll(&protocol.ReadRequest{Journal: id})
+	wantEnd(t, end, n)
+	if got := seqNrsOf(events); !reflect.DeepEqual(got, span(1, n)) {
+		t.Fatalf("read %v, want 1..%d", got, n)
+	}
+}

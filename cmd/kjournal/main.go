@@ -10,6 +10,8 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"github.com/rcrowley/go-metrics"
 )
 
 // command is one subcommand. run gets the arguments after the subcommand's name and returns the exit
@@ -22,6 +24,9 @@ type command struct {
 var commands = map[string]command{}
 
 func main() {
+	// sarama records every request in go-metrics histograms that nothing here reads (the services
+	// export their own Prometheus metrics): about 3% of the sidecar's CPU per append (pprof, P2).
+	metrics.UseNilMetrics = true
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := dispatch(ctx, os.Args[1:])
 	stop()

@@ -77,6 +77,11 @@ func (l *Log) Produce(ctx context.Context, a journal.Action) (journal.PartitionO
 	return po, nil
 }
 
+// ProduceAsync is Produce, calling done before it returns.
+func (l *Log) ProduceAsync(ctx context.Context, a journal.Action, done func(journal.PartitionOffset, error)) {
+	done(l.Produce(ctx, a))
+}
+
 // Partitions lists 0..NumPartitions-1.
 func (l *Log) Partitions(ctx context.Context, topic string) ([]int32, error) {
 	l.mu.Lock()

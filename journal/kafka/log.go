@@ -75,6 +75,19 @@ func (l *Log) Produce(ctx context.Context, a journal.Action) (journal.PartitionO
 	return l.prod.produce(ctx, a.Key, msg)
 }
 
+// ProduceAsync is Produce without waiting for the acknowledgement; it implements journal.Log. It
+// returns once the action is enqueued (it blocks only while the producer's input buffer is full), and
+// calls done once with what Produce would have returned, from the producer's result goroutine or
+// the one that ends ctx (or before it returns, when the action is not enqueued). done must not block.
+func (l *Log) ProduceAsync(ctx context.Context, a journal.Action, done func(journal.PartitionOffset, error)) {
+	msg, err := ProducerMessage(a)
+	if err != nil {
+		done(journal.PartitionOffset{}, err)
+		return
+	}
+	l.prod.produceAsync(ctx, a.Key, msg, done)
+}
+
 // Partitions lists the partitions of topic, sorted; it implements journal.Log. A topic the client does
 // not know yet is looked up again (with auto-creation on, as in the local stack, that creates it).
 func (l *Log) Partitions(ctx context.Context, topic string) ([]int32, error) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -14,27 +15,38 @@ import (
 	"github.com/kjournal/kjournal/journal"
 )
 
-// producer is the one sarama.AsyncProducer of a Log. Each Produce enqueues its message with a result
-// channel of its own in Metadata; one goroutine (dispatch) hands every acknowledgement or error back to
-// its caller. sarama batches whatever is enqueued within Linger into one produce request per broker,
-// so concurrent appends share round trips instead of queueing behind each other's.
+// producer is the one sarama.AsyncProducer of a Log. Each produce enqueues its message with a pending
+// of its own in Metadata; one goroutine (dispatch) hands every acknowledgement or error to its pending,
+// which calls the caller's done. sarama batches whatever is enqueued within Linger into one produce
+// request per broker, so concurrent appends share round trips instead of queueing behind each other's.
 type producer struct {
 	ap      sarama.AsyncProducer
 	timeout time.Duration
 	m       *metrics
 	logger  hclog.Logger
 
-	// mu guards closed and the input channel: Produce sends under the read lock, close sets closed
+	// mu guards closed and the input channel: produce sends under the read lock, close sets closed
 	// under the write lock before closing the input, so no send ever hits a closed channel.
 	mu     sync.RWMutex
 	closed bool
 	done   chan struct{} // closed when dispatch has handed back every result
 }
 
-// produceResult is what dispatch sends back to one Produce call.
-type produceResult struct {
-	po  journal.PartitionOffset
-	err error
+// errProduceTimeout is the cause of the context a produce without an earlier deadline waits under.
+var errProduceTimeout = errors.New("kafka: produce timeout")
+
+// pending is one produced message until its result: the acknowledgement or error from dispatch, or
+// the end of its context, whichever comes first (finished makes it once).
+type pending struct {
+	p        *producer
+	key      journal.Key
+	ctx      context.Context
+	start    time.Time
+	done     func(journal.PartitionOffset, error)
+	finished atomic.Bool
+	// release stops watching ctx (and cancels the produce timeout); set once the watch is registered,
+	// which may be after the result came.
+	release atomic.Pointer[func()]
 }
 
 func newProducer(client sarama.Client, cfg Config, m *metrics) (*producer, error) {
@@ -59,60 +71,108 @@ func (p *producer) dispatch() {
 				successes = nil
 				continue
 			}
-			deliver(msg, produceResult{po: journal.PartitionOffset{Partition: msg.Partition, Offset: msg.Offset}})
+			if pd, ok := msg.Metadata.(*pending); ok {
+				pd.acknowledged(journal.PartitionOffset{Partition: msg.Partition, Offset: msg.Offset})
+			}
 		case perr, ok := <-errs:
 			if !ok {
 				errs = nil
 				continue
 			}
 			p.m.produceErrors.Inc()
-			deliver(perr.Msg, produceResult{err: perr.Err})
+			if perr.Msg == nil {
+				continue
+			}
+			if pd, ok := perr.Msg.Metadata.(*pending); ok {
+				pd.failed(perr.Err)
+			}
 		}
-	}
-}
-
-// deliver never blocks: the result channel has room for the one result, even when its caller left.
-func deliver(msg *sarama.ProducerMessage, r produceResult) {
-	if msg == nil {
-		return
-	}
-	if ch, ok := msg.Metadata.(chan produceResult); ok {
-		ch <- r
 	}
 }
 
 // produce enqueues msg and waits for Kafka's acknowledgement, ctx, or the produce timeout. When it
 // returns early (ctx or timeout) the message stays enqueued and may still be written.
 func (p *producer) produce(ctx context.Context, key journal.Key, msg *sarama.ProducerMessage) (journal.PartitionOffset, error) {
-	res := make(chan produceResult, 1)
-	msg.Metadata = res
-	timer := time.NewTimer(p.timeout)
-	defer timer.Stop()
-	start := time.Now()
-
-	if err := p.enqueue(ctx, timer.C, msg); err != nil {
-		return journal.PartitionOffset{}, fmt.Errorf("produce %s: %w", key, err)
+	type result struct {
+		po  journal.PartitionOffset
+		err error
 	}
-	select {
-	case r := <-res:
-		if r.err != nil {
-			if tooLarge(r.err) {
-				return journal.PartitionOffset{}, fmt.Errorf("produce %s: %w: %w", key, journal.ErrRecordTooLarge, r.err)
-			}
-			return journal.PartitionOffset{}, fmt.Errorf("produce %s: %w: %w", key, journal.ErrKafkaUnavailable, r.err)
+	res := make(chan result, 1)
+	p.produceAsync(ctx, key, msg, func(po journal.PartitionOffset, err error) { res <- result{po, err} })
+	r := <-res
+	return r.po, r.err
+}
+
+// produceAsync enqueues msg and calls done once with what produce would return: from dispatch, from
+// the goroutine that ends ctx, or before it returns when msg cannot be enqueued. It blocks only while
+// sarama's input buffer is full. done must not block: it holds up every other result.
+func (p *producer) produceAsync(ctx context.Context, key journal.Key, msg *sarama.ProducerMessage, done func(journal.PartitionOffset, error)) {
+	pd := &pending{p: p, key: key, ctx: ctx, start: time.Now(), done: done}
+	msg.Metadata = pd
+	var cancel context.CancelFunc
+	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > p.timeout {
+		ctx, cancel = context.WithTimeoutCause(ctx, p.timeout, errProduceTimeout)
+		pd.ctx = ctx
+	}
+	if err := p.enqueue(ctx, msg); err != nil {
+		if cancel != nil {
+			cancel()
 		}
-		p.m.produceLatency.Observe(time.Since(start).Seconds())
-		return r.po, nil
-	case <-ctx.Done():
-		return journal.PartitionOffset{}, ctx.Err()
-	case <-timer.C:
-		p.m.produceErrors.Inc()
-		return journal.PartitionOffset{}, fmt.Errorf("produce %s: %w: no acknowledgement within %s", key, journal.ErrKafkaUnavailable, p.timeout)
+		pd.finish(journal.PartitionOffset{}, fmt.Errorf("produce %s: %w", key, err))
+		return
+	}
+	stop := context.AfterFunc(ctx, pd.expired)
+	release := func() {
+		stop()
+		if cancel != nil {
+			cancel()
+		}
+	}
+	pd.release.Store(&release)
+	if pd.finished.Load() { // the result came first: it could not release the watch
+		release()
 	}
 }
 
+func (pd *pending) acknowledged(po journal.PartitionOffset) {
+	if pd.finish(po, nil) {
+		pd.p.m.produceLatency.Observe(time.Since(pd.start).Seconds())
+	}
+}
+
+func (pd *pending) failed(err error) {
+	if tooLarge(err) {
+		pd.finish(journal.PartitionOffset{}, fmt.Errorf("produce %s: %w: %w", pd.key, journal.ErrRecordTooLarge, err))
+		return
+	}
+	pd.finish(journal.PartitionOffset{}, fmt.Errorf("produce %s: %w: %w", pd.key, journal.ErrKafkaUnavailable, err))
+}
+
+// expired runs when the context ends before the result: the message stays enqueued.
+func (pd *pending) expired() {
+	if context.Cause(pd.ctx) == errProduceTimeout {
+		if pd.finish(journal.PartitionOffset{}, fmt.Errorf("produce %s: %w: no acknowledgement within %s", pd.key, journal.ErrKafkaUnavailable, pd.p.timeout)) {
+			pd.p.m.produceErrors.Inc()
+		}
+		return
+	}
+	pd.finish(journal.PartitionOffset{}, pd.ctx.Err())
+}
+
+// finish calls done unless another result came first; it reports whether it did.
+func (pd *pending) finish(po journal.PartitionOffset, err error) bool {
+	if !pd.finished.CompareAndSwap(false, true) {
+		return false
+	}
+	if release := pd.release.Load(); release != nil {
+		(*release)()
+	}
+	pd.done(po, err)
+	return true
+}
+
 // enqueue hands msg to sarama. The send blocks only when sarama's input buffer is full.
-func (p *producer) enqueue(ctx context.Context, timeout <-chan time.Time, msg *sarama.ProducerMessage) error {
+func (p *producer) enqueue(ctx context.Context, msg *sarama.ProducerMessage) error {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	if p.closed {
@@ -122,10 +182,11 @@ func (p *producer) enqueue(ctx context.Context, timeout <-chan time.Time, msg *s
 	case p.ap.Input() <- msg:
 		return nil
 	case <-ctx.Done():
+		if context.Cause(ctx) == errProduceTimeout {
+			p.m.produceErrors.Inc()
+			return fmt.Errorf("%w: producer queue full for %s", journal.ErrKafkaUnavailable, p.timeout)
+		}
 		return ctx.Err()
-	case <-timeout:
-		p.m.produceErrors.Inc()
-		return fmt.Errorf("%w: producer queue full for %s", journal.ErrKafkaUnavailable, p.timeout)
 	}
 }
 
