@@ -6,10 +6,16 @@ import math
 import os
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from collections import deque
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from . import protocol
 from .model import MAX_SEQ_NR, Event, check_seq_nr, check_str
+
+if TYPE_CHECKING:
+    from .aio import _AsyncConnection, _Waiter
+
+T = TypeVar("T")
 
 #: Where the sidecar's socket is when neither ``path`` nor ``$KJOURNAL_SOCKET`` says.
 DEFAULT_SOCKET_PATH = "/var/run/kjournal/kjournal.sock"
@@ -181,3 +187,32 @@ def recovery_read_args(snapshot: Any, to_seq_nr: int | None) -> dict[str, Any]:
     if start > MAX_SEQ_NR:
         return {"from_seq_nr": MAX_SEQ_NR, "to_seq_nr": to_seq_nr, "max_count": 0}
     return {"from_seq_nr": start, "to_seq_nr": to_seq_nr}
+
+
+class AsyncStreamIterator(Generic[T]):
+    """What the asyncio iterators of a read and of a subscription share: the stream's state once
+    started, and cancelling it when closed or dropped. A class rather than an async generator so
+    that dropping it cancels the stream right away (``__del__``), instead of whenever the event
+    loop gets round to finalizing a generator."""
+
+    def __init__(self) -> None:
+        self._conn: _AsyncConnection | None = None
+        self._id = 0
+        self._waiter: _Waiter | None = None
+        self._buffer: deque[T] = deque()
+        self._done = False
+
+    def close(self, *, deferred: bool = False) -> None:
+        """Cancel the stream if it is still open; a no-op when it already ended."""
+        if self._done:
+            return
+        self._done = True
+        self._buffer.clear()
+        if self._conn is not None:
+            self._conn.control(protocol.cancel_request(self._id), deferred=deferred)
+
+    def __del__(self) -> None:
+        try:
+            self.close(deferred=True)
+        except Exception:  # never raise from a finalizer (e.g. the event loop is gone)
+            pass

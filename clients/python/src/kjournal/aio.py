@@ -687,21 +687,13 @@ class AsyncReadStream:
         self._started = True
 
 
-class _AsyncStreamIterator:
-    """The iterator of an AsyncReadStream.
-
-    A class rather than an async generator so that dropping it cancels the read right away
-    (``__del__``), instead of whenever the event loop gets round to finalizing a generator.
-    """
+class _AsyncStreamIterator(_common.AsyncStreamIterator[EventRecord]):
+    """The iterator of an AsyncReadStream."""
 
     def __init__(self, stream: AsyncReadStream) -> None:
+        super().__init__()
         self._stream = stream
-        self._conn: _AsyncConnection | None = None
-        self._id = 0
-        self._waiter: _Waiter | None = None
         self._timeout = 0.0
-        self._buffer: deque[EventRecord] = deque()
-        self._done = False
 
     def __aiter__(self) -> _AsyncStreamIterator:
         return self
@@ -734,18 +726,3 @@ class _AsyncStreamIterator:
         if n:
             self._conn.control(protocol.credit_request(self._id, n))
         return record
-
-    def close(self, *, deferred: bool = False) -> None:
-        """Cancel the read if it is still open; a no-op when it already ended."""
-        if self._done:
-            return
-        self._done = True
-        self._buffer.clear()
-        if self._conn is not None:
-            self._conn.control(protocol.cancel_request(self._id), deferred=deferred)
-
-    def __del__(self) -> None:
-        try:
-            self.close(deferred=True)
-        except Exception:  # never raise from a finalizer (e.g. the event loop is gone)
-            pass

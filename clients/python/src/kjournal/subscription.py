@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from . import protocol
+from . import _common, protocol
 from .errors import JournalError
 from .model import EventRecord, Position, TopicEventRecord
 
 if TYPE_CHECKING:
-    from .aio import AsyncClient, _AsyncConnection, _Waiter
+    from .aio import AsyncClient
     from .client import Client
 
 __all__ = ["AsyncSubscription", "Subscription", "resume_offsets"]
@@ -208,16 +207,12 @@ class AsyncSubscription(Generic[R]):
         self._started = True
 
 
-class _AsyncSubscriptionIterator(Generic[R]):
-    """The iterator of an AsyncSubscription; a class so that dropping it cancels at once."""
+class _AsyncSubscriptionIterator(_common.AsyncStreamIterator[R]):
+    """The iterator of an AsyncSubscription."""
 
     def __init__(self, sub: AsyncSubscription[R]) -> None:
+        super().__init__()
         self._sub: AsyncSubscription[R] = sub
-        self._conn: _AsyncConnection | None = None
-        self._id = 0
-        self._waiter: _Waiter | None = None
-        self._buffer: deque[R] = deque()
-        self._done = False
 
     def __aiter__(self) -> _AsyncSubscriptionIterator[R]:
         return self
@@ -245,18 +240,3 @@ class _AsyncSubscriptionIterator(Generic[R]):
                 self._conn.control(protocol.credit_request(self._id, n))
             if sub._skip is None or not sub._skip(record):
                 return record
-
-    def close(self, *, deferred: bool = False) -> None:
-        """Cancel the subscription if it is still open."""
-        if self._done:
-            return
-        self._done = True
-        self._buffer.clear()
-        if self._conn is not None:
-            self._conn.control(protocol.cancel_request(self._id), deferred=deferred)
-
-    def __del__(self) -> None:
-        try:
-            self.close(deferred=True)
-        except Exception:  # never raise from a finalizer (e.g. the event loop is gone)
-            pass
