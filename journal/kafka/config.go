@@ -29,24 +29,26 @@ type Config struct {
 	Version sarama.KafkaVersion
 
 	// Linger is how long the producer waits to gather concurrent appends into one produce request
-	// (sarama Producer.Flush.Frequency, Java linger.ms). Default 0: send at once. Appends still
-	// share requests under load, since those that arrive while the previous request to the broker is
-	// in flight (one at a time, for idempotence) go out together in the next one; a linger only
-	// delays a lone append (1 ms made a sequential append ~10× slower, and 64 concurrent appenders
-	// about half as fast: make bench, P1 and P2).
+	// (Java linger.ms). Default 0: send at once. Appends still share requests under load, since those
+	// that arrive while the previous request to the broker is in flight (one at a time) go out
+	// together in the next one; a linger only delays a lone append (1 ms made a sequential append
+	// ~10× slower, and 64 concurrent appenders about half as fast: make bench, P1 and P2).
 	Linger time.Duration
 
-	// Retries is how many times the producer retries a failed produce request before failing the
-	// appends in it. Default 10; smaller values are raised to 10 (the original's floor).
+	// Retries is the fewest times the producer sends a batch before failing the appends in it: a
+	// batch that fails with a retriable error (no leader, not enough replicas, a broken connection)
+	// is resent, with the same producer id and sequence so that the broker writes it once, until it
+	// has been sent Retries times and ProduceTimeout has passed since its first send. Default 10;
+	// smaller values are raised to 10 (the original's floor).
 	Retries int
 
 	// ProduceTimeout bounds one Produce call when ctx has no earlier deadline: after it, Produce
-	// returns an error wrapping journal.ErrKafkaUnavailable (the record may still land later).
-	// Default 30 s.
+	// returns an error wrapping journal.ErrKafkaUnavailable (the record may still land later, while
+	// the producer retries it). Default 30 s.
 	ProduceTimeout time.Duration
 
-	// MaxMessageBytes is the largest record the producer sends (sarama Producer.MaxMessageBytes,
-	// Java max.request.size). Default 1 MiB.
+	// MaxMessageBytes is the largest record the producer sends, and the most record bytes it puts in
+	// one partition's batch (Java max.request.size). Default 1 MiB.
 	MaxMessageBytes int
 
 	// PoolSize bounds the consumers Scan uses at once; a Scan waits for a free one. Default
@@ -150,17 +152,14 @@ func (cfg Config) base() *sarama.Config {
 // producerConfig is the configuration of the producer's client, which also answers Partitions.
 func (cfg Config) producerConfig() *sarama.Config {
 	c := cfg.base()
+	// The producer (producer.go) is kjournal's own on this client's broker connections; it reads these.
+	// It is idempotent itself (a producer id and per-partition sequences), so sarama's
+	// Producer.Idempotent, which only its AsyncProducer implements, stays off.
 	p := &c.Producer
 	p.RequiredAcks = sarama.WaitForAll // an append is acknowledged only once it is on every in-sync replica
-	p.Idempotent = true                // retries must not duplicate or reorder the actions of a journal
-	c.Net.MaxOpenRequests = 1          // sarama requires it for idempotence
 	p.Compression = sarama.CompressionLZ4
-	p.Flush.Frequency = cfg.Linger
-	p.Retry.Max = cfg.Retries
-	p.MaxMessageBytes = cfg.MaxMessageBytes
-	p.Partitioner = Partitioner // Java murmur2: every action lands where the Scala client puts it
-	p.Return.Successes = true
-	p.Return.Errors = true
+	// One request in flight per broker: the records that arrive meanwhile go out together in the next.
+	c.Net.MaxOpenRequests = 1
 	return c
 }
 

@@ -12,7 +12,7 @@ import (
 	"github.com/kjournal/kjournal/journal"
 )
 
-// Log is journal.Log on Kafka: one shared producer, a bounded pool of scan consumers, and a consumer
+// Log is journal.Log on Kafka: one shared idempotent producer (producer.go), a bounded pool of scan consumers, and a consumer
 // per Follow call. It is safe for concurrent use. Close it to flush the producer and release the
 // connections.
 type Log struct {
@@ -68,11 +68,11 @@ func New(cfg Config) (*Log, error) {
 // written. A failed write wraps journal.ErrKafkaUnavailable and the sarama error; an action that
 // cannot become a record wraps ErrInvalidAction; after Close, journal.ErrClosed.
 func (l *Log) Produce(ctx context.Context, a journal.Action) (journal.PartitionOffset, error) {
-	msg, err := ProducerMessage(a)
+	r, err := recordOf(a)
 	if err != nil {
 		return journal.PartitionOffset{}, err
 	}
-	return l.prod.produce(ctx, a.Key, msg)
+	return l.prod.produce(ctx, a.Key, a.Timestamp, r)
 }
 
 // ProduceAsync is Produce without waiting for the acknowledgement; it implements journal.Log. It
@@ -80,12 +80,12 @@ func (l *Log) Produce(ctx context.Context, a journal.Action) (journal.PartitionO
 // calls done once with what Produce would have returned, from the producer's result goroutine or
 // the one that ends ctx (or before it returns, when the action is not enqueued). done must not block.
 func (l *Log) ProduceAsync(ctx context.Context, a journal.Action, done func(journal.PartitionOffset, error)) {
-	msg, err := ProducerMessage(a)
+	r, err := recordOf(a)
 	if err != nil {
 		done(journal.PartitionOffset{}, err)
 		return
 	}
-	l.prod.produceAsync(ctx, a.Key, msg, done)
+	l.prod.produceAsync(ctx, a.Key, a.Timestamp, r, done)
 }
 
 // Partitions lists the partitions of topic, sorted; it implements journal.Log. A topic the client does

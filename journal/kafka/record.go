@@ -38,8 +38,34 @@ var headerKey = []byte(journal.HeaderKey)
 // Partition is left to the producer's partitioner, which must be
 // Partitioner.
 func ProducerMessage(a journal.Action) (*sarama.ProducerMessage, error) {
-	fail := func(format string, args ...any) (*sarama.ProducerMessage, error) {
-		return nil, fmt.Errorf("producer record for %s: %w: %s", a.Key, ErrInvalidAction, fmt.Sprintf(format, args...))
+	r, err := recordOf(a)
+	if err != nil {
+		return nil, err
+	}
+	msg := &sarama.ProducerMessage{
+		Topic:     a.Key.Topic,
+		Key:       sarama.StringEncoder(a.Key.ID),
+		Timestamp: a.Timestamp,
+		Headers:   r.headers,
+	}
+	if r.value != nil {
+		msg.Value = sarama.ByteEncoder(r.value)
+	}
+	return msg, nil
+}
+
+// record is the content of an action's Kafka record: what ProducerMessage and the producer send.
+type record struct {
+	key     []byte
+	value   []byte // nil for every action but an Append
+	headers []sarama.RecordHeader
+}
+
+// recordOf validates a and maps it to its record: key = journal id, header "journal.action" first,
+// then an Append's user headers sorted by name, value = an Append's encoded events.
+func recordOf(a journal.Action) (record, error) {
+	fail := func(format string, args ...any) (record, error) {
+		return record{}, fmt.Errorf("producer record for %s: %w: %s", a.Key, ErrInvalidAction, fmt.Sprintf(format, args...))
 	}
 	if err := a.Key.Validate(); err != nil {
 		return fail("%v", err)
@@ -51,22 +77,21 @@ func ProducerMessage(a journal.Action) (*sarama.ProducerMessage, error) {
 	if err != nil {
 		return fail("%v", err)
 	}
-	msg := &sarama.ProducerMessage{
-		Topic:     a.Key.Topic,
-		Key:       sarama.StringEncoder(a.Key.ID),
-		Timestamp: a.Timestamp,
-	}
+	r := record{key: []byte(a.Key.ID)}
 	if a.Header.Kind() != journal.ActionAppend {
-		msg.Headers = []sarama.RecordHeader{{Key: headerKey, Value: header}}
-		return msg, nil
+		r.headers = []sarama.RecordHeader{{Key: headerKey, Value: header}}
+		return r, nil
 	}
 	if len(a.Value) == 0 {
 		// A null value would make readers skip the record.
 		return fail("append without value")
 	}
-	msg.Value = sarama.ByteEncoder(a.Value)
-	msg.Headers = make([]sarama.RecordHeader, 0, 1+len(a.Headers))
-	msg.Headers = append(msg.Headers, sarama.RecordHeader{Key: headerKey, Value: header})
+	r.value = a.Value
+	r.headers = make([]sarama.RecordHeader, 0, 1+len(a.Headers))
+	r.headers = append(r.headers, sarama.RecordHeader{Key: headerKey, Value: header})
+	if len(a.Headers) == 0 {
+		return r, nil
+	}
 	keys := make([]string, 0, len(a.Headers))
 	for k := range a.Headers {
 		if k == journal.HeaderKey {
@@ -79,9 +104,9 @@ func ProducerMessage(a journal.Action) (*sarama.ProducerMessage, error) {
 	}
 	sort.Strings(keys) // deterministic records; readers do not depend on the order
 	for _, k := range keys {
-		msg.Headers = append(msg.Headers, sarama.RecordHeader{Key: []byte(k), Value: []byte(a.Headers[k])})
+		r.headers = append(r.headers, sarama.RecordHeader{Key: []byte(k), Value: []byte(a.Headers[k])})
 	}
-	return msg, nil
+	return r, nil
 }
 
 // ActionRecordOf maps a consumed record back to the action, as the
