@@ -36,7 +36,7 @@ func newTopic(tb testing.TB, brokers []string) string {
 		_ = admin.Close()
 		tb.Fatalf("create topic %s: %v", topic, err)
 	}
-	waitLeaders(tb, brokers, topic)
+	waitLeaders(tb, brokers, topic, testPartitions)
 	tb.Cleanup(func() {
 		if err := admin.DeleteTopic(topic); err != nil {
 			tb.Logf("delete topic %s: %v", topic, err)
@@ -49,7 +49,7 @@ func newTopic(tb testing.TB, brokers []string) string {
 // waitLeaders returns once every partition of a just-created topic has a leader. CreateTopic
 // answers before the controller has elected them all; a consumer started meanwhile fails with
 // LEADER_NOT_AVAILABLE and restarts, which tests that count consumers would see as a second one.
-func waitLeaders(tb testing.TB, brokers []string, topic string) {
+func waitLeaders(tb testing.TB, brokers []string, topic string, partitions int) {
 	tb.Helper()
 	cfg := sarama.NewConfig()
 	cfg.Version = sarama.V4_0_0_0
@@ -63,8 +63,8 @@ func waitLeaders(tb testing.TB, brokers []string, topic string) {
 		err := client.RefreshMetadata(topic)
 		if err == nil {
 			var ps []int32
-			if ps, err = client.Partitions(topic); err == nil && len(ps) < testPartitions {
-				err = fmt.Errorf("%d of %d partitions in the metadata", len(ps), testPartitions)
+			if ps, err = client.Partitions(topic); err == nil && len(ps) < partitions {
+				err = fmt.Errorf("%d of %d partitions in the metadata", len(ps), partitions)
 			}
 			for _, p := range ps {
 				if err != nil {

@@ -562,7 +562,11 @@ func (p *producer) acknowledged(s *sender, bt *batch, base int64) {
 	part := bt.part
 	part.mu.Lock()
 	part.seq = nextSeq(bt.seq, len(bt.recs))
-	part.limit = 0
+	if part.limit > 0 { // after MESSAGE_TOO_LARGE: grow back, rather than refill the batch at once
+		if part.limit *= 2; part.limit > 1<<16 {
+			part.limit = 0
+		}
+	}
 	more := len(part.queue) > 0
 	if !more {
 		part.busy = false
