@@ -165,4 +165,3 @@ func TestLog_Produce_ConnectionLost(t *testing.T) {
 		}
 	}
 }
-
