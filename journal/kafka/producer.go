@@ -266,7 +266,7 @@ func (p *producer) produceAsync(ctx context.Context, key journal.Key, ts time.Ti
 		ctx, cancel = context.WithTimeoutCause(ctx, p.timeout, errProduceTimeout)
 		pd.ctx = ctx
 	}
-	if err := p.enqueue(pd); err != nil {
+	if err := p.enqueue(ctx, pd); err != nil {
 		if cancel != nil {
 			cancel()
 		}
@@ -288,8 +288,8 @@ func (p *producer) produceAsync(ctx context.Context, key journal.Key, ts time.Ti
 
 // enqueue appends pd to its partition's queue and, when the partition has no batch out, hands the
 // partition to its leader's sender.
-func (p *producer) enqueue(pd *pending) error {
-	part, err := p.partitionOf(pd.key)
+func (p *producer) enqueue(ctx context.Context, pd *pending) error {
+	part, err := p.partitionOf(ctx, pd.key)
 	if err != nil {
 		return err
 	}
@@ -312,12 +312,27 @@ func (p *producer) enqueue(pd *pending) error {
 }
 
 // partitionOf returns the queue of the partition the Java client's partitioner picks for key.
-func (p *producer) partitionOf(key journal.Key) (*partition, error) {
+func (p *producer) partitionOf(ctx context.Context, key journal.Key) (*partition, error) {
 	// client.Partitions answers from the client's metadata, fetching the topic's on first use
-	// (which auto-creates it where the brokers allow).
-	ps, err := p.client.Partitions(key.Topic)
-	if err == nil && len(ps) == 0 {
-		err = sarama.ErrLeaderNotAvailable
+	// (which auto-creates it where the brokers allow). A topic just created has no partitions in the
+	// metadata for a moment: that is waited out, as sarama's producer does with its retries (only
+	// on a topic's first use, so the caller waiting here is no cost on the hot path).
+	var ps []int32
+	var err error
+	for attempt := 0; ; attempt++ {
+		ps, err = p.client.Partitions(key.Topic)
+		if err == nil && len(ps) == 0 {
+			err = sarama.ErrLeaderNotAvailable
+		}
+		if err == nil || errors.Is(err, sarama.ErrClosedClient) || attempt+1 >= p.retries ||
+			!errors.Is(err, sarama.ErrUnknownTopicOrPartition) && !errors.Is(err, sarama.ErrLeaderNotAvailable) {
+			break
+		}
+		select {
+		case <-time.After(min(p.backoff<<attempt, maxBackoff)):
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		}
 	}
 	if err != nil {
 		if errors.Is(err, sarama.ErrClosedClient) {

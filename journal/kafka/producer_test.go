@@ -165,3 +165,15 @@ func TestLog_Produce_ConnectionLost(t *testing.T) {
 		}
 	}
 }
+
+// The first append to a topic that does not exist yet waits for the brokers to create it (the local
+// stack auto-creates topics, as the original's deployments usually do).
+func TestLog_Produce_NewTopic(t *testing.T) {
+	brokers := testenv.KafkaBrokers(t)
+	l := newLog(t, brokers, kafka.Config{})
+	key := journal.Key{Topic: testenv.Name("new"), ID: "first"}
+	po := produce(t, l, markAction(key, "m"))
+	if recs := scanAll(t, l, key.Topic, po.Partition, po.Offset, po.Offset, key.ID); len(recs) != 1 {
+		t.Fatalf("read %d records back, want 1", len(recs))
+	}
+}
