@@ -51,6 +51,11 @@ type Config struct {
 	// one partition's batch (Java max.request.size). Default 1 MiB.
 	MaxMessageBytes int
 
+	// BufferBytes bounds the record bytes the producer holds, queued or waiting for Kafka's
+	// acknowledgement (Java buffer.memory): a Produce waits for room while it is full, until its
+	// context or ProduceTimeout ends. Default 32 MiB.
+	BufferBytes int
+
 	// PoolSize bounds the consumers Scan uses at once; a Scan waits for a free one. Default
 	// max(1, GOMAXPROCS × 10), as the original's consumer pool (cores × 10).
 	PoolSize int
@@ -72,6 +77,7 @@ const (
 	minRetries             = 10
 	defaultProduceTimeout  = 30 * time.Second
 	defaultMaxMessageBytes = 1 << 20
+	defaultBufferBytes     = 32 << 20
 	defaultPoolIdleTimeout = time.Minute
 
 	// scanMaxWait is how long a scan's fetch waits at the broker for records not written yet. Scans
@@ -119,6 +125,12 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.MaxMessageBytes < 0 {
 		return cfg, fmt.Errorf("kafka: config: negative max message bytes %d", cfg.MaxMessageBytes)
+	}
+	if cfg.BufferBytes == 0 {
+		cfg.BufferBytes = defaultBufferBytes
+	}
+	if cfg.BufferBytes < 0 {
+		return cfg, fmt.Errorf("kafka: config: negative buffer bytes %d", cfg.BufferBytes)
 	}
 	if cfg.PoolSize == 0 {
 		cfg.PoolSize = max(1, runtime.GOMAXPROCS(0)*10)

@@ -59,6 +59,14 @@ type producer struct {
 
 	pidMu sync.Mutex
 	pid   producerID
+
+	// The records held (queued or in flight) count against bufferBytes (Config.BufferBytes, Java's
+	// buffer.memory): a produce waits while it is full, so a client that appends faster than Kafka
+	// takes them, or while Kafka is down, is pushed back instead of growing the sidecar's memory.
+	bufferBytes int
+	bufMu       sync.Mutex
+	buffered    int
+	bufFree     chan struct{} // closed when bytes are released; made by a produce that waits
 }
 
 type topicPartition struct {
@@ -150,21 +158,22 @@ const (
 func newProducer(client sarama.Client, cfg Config, m *metrics) (*producer, error) {
 	conf := client.Config()
 	p := &producer{
-		client:     client,
-		timeout:    cfg.ProduceTimeout,
-		linger:     cfg.Linger,
-		retries:    cfg.Retries,
-		backoff:    conf.Producer.Retry.Backoff,
-		maxRecord:  cfg.MaxMessageBytes,
-		maxBatch:   min(cfg.MaxMessageBytes, defaultMaxMessageBytes),
-		codec:      conf.Producer.Compression,
-		acks:       conf.Producer.RequiredAcks,
-		ackTimeout: int32(conf.Producer.Timeout / time.Millisecond),
-		version:    produceRequestVersion(cfg.Version),
-		m:          m,
-		logger:     cfg.Logger,
-		parts:      make(map[topicPartition]*partition),
-		senders:    make(map[int32]*sender),
+		client:      client,
+		timeout:     cfg.ProduceTimeout,
+		linger:      cfg.Linger,
+		retries:     cfg.Retries,
+		backoff:     conf.Producer.Retry.Backoff,
+		maxRecord:   cfg.MaxMessageBytes,
+		bufferBytes: cfg.BufferBytes,
+		maxBatch:    min(cfg.MaxMessageBytes, defaultMaxMessageBytes),
+		codec:       conf.Producer.Compression,
+		acks:        conf.Producer.RequiredAcks,
+		ackTimeout:  int32(conf.Producer.Timeout / time.Millisecond),
+		version:     produceRequestVersion(cfg.Version),
+		m:           m,
+		logger:      cfg.Logger,
+		parts:       make(map[topicPartition]*partition),
+		senders:     make(map[int32]*sender),
 	}
 	pid, err := p.initProducerID()
 	if err != nil {
@@ -293,9 +302,13 @@ func (p *producer) enqueue(ctx context.Context, pd *pending) error {
 	if err != nil {
 		return err
 	}
+	if err := p.reserve(ctx, pd.size); err != nil {
+		return err
+	}
 	p.mu.RLock()
 	if p.closed {
 		p.mu.RUnlock()
+		p.release(pd.size)
 		return journal.ErrClosed
 	}
 	p.pending.Add(1)
@@ -594,6 +607,7 @@ func (p *producer) acknowledged(s *sender, bt *batch, base int64) {
 		pd.acknowledged(journal.PartitionOffset{Partition: part.tp.id, Offset: base + int64(i)})
 		p.pending.Done()
 	}
+	p.release(bt.recordBytes())
 }
 
 // failed ends bt's records with err and lets the partition go on with its next batch. renew: bt's
@@ -617,6 +631,7 @@ func (p *producer) failed(s *sender, bt *batch, err error, renew bool) {
 		pd.finish(journal.PartitionOffset{}, fmt.Errorf("produce %s/%d: %w", part.tp.topic, part.tp.id, err))
 		p.pending.Done()
 	}
+	p.release(bt.recordBytes())
 }
 
 // tooLarge: the broker refused bt as too large and wrote nothing. A batch of several records is
@@ -708,9 +723,57 @@ func (p *producer) giveUp(bt *batch, cause error) {
 		pd.failed(cause)
 		p.pending.Done()
 	}
+	p.release(bt.recordBytes())
 	if more {
 		p.schedule(part) // nextBatch renews the producer id first
 	}
+}
+
+// recordBytes is what bt's records count against the buffer.
+func (bt *batch) recordBytes() int {
+	n := 0
+	for _, pd := range bt.recs {
+		n += pd.size
+	}
+	return n
+}
+
+// reserve counts n bytes against the buffer, waiting while it is full (a record larger than the
+// buffer waits only until the buffer is empty).
+func (p *producer) reserve(ctx context.Context, n int) error {
+	for {
+		p.bufMu.Lock()
+		if p.buffered+n <= p.bufferBytes || p.buffered == 0 {
+			p.buffered += n
+			p.bufMu.Unlock()
+			return nil
+		}
+		if p.bufFree == nil {
+			p.bufFree = make(chan struct{})
+		}
+		free := p.bufFree
+		p.bufMu.Unlock()
+		select {
+		case <-free:
+		case <-ctx.Done():
+			if context.Cause(ctx) == errProduceTimeout {
+				p.m.produceErrors.Inc()
+				return fmt.Errorf("%w: the producer's buffer (%d bytes) stayed full for %s", journal.ErrKafkaUnavailable, p.bufferBytes, p.timeout)
+			}
+			return ctx.Err()
+		}
+	}
+}
+
+// release gives n bytes back to the buffer and wakes the produces waiting for room.
+func (p *producer) release(n int) {
+	p.bufMu.Lock()
+	p.buffered -= n
+	if p.bufFree != nil {
+		close(p.bufFree)
+		p.bufFree = nil
+	}
+	p.bufMu.Unlock()
 }
 
 // nextSeq is the sequence after n records from seq; sequences wrap from MaxInt32 to 0, as the

@@ -177,3 +177,32 @@ func TestLog_Produce_NewTopic(t *testing.T) {
 		t.Fatalf("read %d records back, want 1", len(recs))
 	}
 }
+
+// With a buffer of a few records, produces wait for room instead of queueing without bound, and every
+// one of them is still acknowledged once.
+func TestLog_Produce_BufferFull(t *testing.T) {
+	brokers := testenv.KafkaBrokers(t)
+	topic := newTopic(t, brokers)
+	l := newLog(t, brokers, kafka.Config{BufferBytes: 2000})
+	const n = 400
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	var offsets sync.Map
+	for i := range n {
+		wg.Go(func() {
+			po, err := l.Produce(testCtx(t), markAction(journal.Key{Topic: topic, ID: fmt.Sprintf("buf-%d", i%16)}, "m"))
+			if err != nil {
+				errs <- err
+				return
+			}
+			if _, dup := offsets.LoadOrStore(po, i); dup {
+				errs <- fmt.Errorf("two appends acknowledged at %s", po)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
