@@ -19,6 +19,8 @@ const (
 type metrics struct {
 	produceLatency  prometheus.Histogram
 	produceErrors   prometheus.Counter
+	produceRequests prometheus.Counter
+	bufferedBytes   prometheus.Gauge
 	consumersOpen   *prometheus.GaugeVec
 	consumersOpened *prometheus.CounterVec
 
@@ -37,6 +39,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "kjournal_kafka_produce_errors_total",
 			Help: "Actions Kafka did not acknowledge (produce errors and timeouts).",
 		}),
+		produceRequests: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kjournal_kafka_produce_requests_total",
+			Help: "Produce requests sent (each carries a batch of every partition with records ready); appends ÷ requests is the batching.",
+		}),
+		bufferedBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kjournal_kafka_producer_buffered_bytes",
+			Help: "Record bytes the producer holds, queued or in flight (bounded by its buffer; produces wait while it is full).",
+		}),
 		consumersOpen: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "kjournal_kafka_consumers_open",
 			Help: "Kafka consumers open now, by purpose (scan: pooled readers; follow: head cache).",
@@ -49,6 +59,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	if reg != nil {
 		m.produceLatency = kjmetrics.MustRegister(reg, m.produceLatency)
 		m.produceErrors = kjmetrics.MustRegister(reg, m.produceErrors)
+		m.produceRequests = kjmetrics.MustRegister(reg, m.produceRequests)
+		m.bufferedBytes = kjmetrics.MustRegister(reg, m.bufferedBytes)
 		m.consumersOpen = kjmetrics.MustRegister(reg, m.consumersOpen)
 		m.consumersOpened = kjmetrics.MustRegister(reg, m.consumersOpened)
 	}

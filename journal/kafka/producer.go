@@ -463,6 +463,7 @@ func (s *sender) send(b *sarama.Broker, parts []*partition) {
 	if len(batches) == 0 {
 		return
 	}
+	p.m.produceRequests.Inc()
 	// The callback runs on the connection's response goroutine, which must not call the broker.
 	err := b.AsyncProduce(req, func(res *sarama.ProduceResponse, err error) { p.handle(s, b, batches, res, err) })
 	if err != nil {
@@ -746,6 +747,7 @@ func (p *producer) reserve(ctx context.Context, n int) error {
 		if p.buffered+n <= p.bufferBytes || p.buffered == 0 {
 			p.buffered += n
 			p.bufMu.Unlock()
+			p.m.bufferedBytes.Add(float64(n))
 			return nil
 		}
 		if p.bufFree == nil {
@@ -774,6 +776,7 @@ func (p *producer) release(n int) {
 		p.bufFree = nil
 	}
 	p.bufMu.Unlock()
+	p.m.bufferedBytes.Sub(float64(n))
 }
 
 // nextSeq is the sequence after n records from seq; sequences wrap from MaxInt32 to 0, as the
