@@ -60,6 +60,10 @@ type producer struct {
 	pidMu sync.Mutex
 	pid   producerID
 
+	// callbacks counts the goroutines running a produce response's callback (a broker connection's
+	// response goroutine): a send is made inline only when it is 0, so never from one of them.
+	callbacks atomic.Int32
+
 	// The records held (queued or in flight) count against bufferBytes (Config.BufferBytes, Java's
 	// buffer.memory): a produce waits while it is full, so a client that appends faster than Kafka
 	// takes them, or while Kafka is down, is pushed back instead of growing the sidecar's memory.
@@ -112,12 +116,14 @@ type batch struct {
 // broker answers a connection's requests in order anyway, and the records that arrive while one is in
 // flight make the next request larger instead of adding one.
 type sender struct {
-	p    *producer
-	mu   sync.Mutex
-	b    *sarama.Broker // the broker's current connection object (the client may replace it)
-	next []*partition   // partitions with records ready, in the order they became ready
-	wake chan struct{}  // capacity 1: next is not empty
-	stop chan struct{}
+	p        *producer
+	mu       sync.Mutex
+	b        *sarama.Broker // the broker's current connection object (the client may replace it)
+	next     []*partition   // partitions with records ready, in the order they became ready
+	sending  bool           // a goroutine is building or writing a request
+	inflight int            // requests of ours sent and not answered yet
+	wake     chan struct{}  // capacity 1: something changed that may let the sender goroutine send
+	stop     chan struct{}
 }
 
 // errRenewProducerID is the cause recover logs when a partition takes a new producer id before its
@@ -389,7 +395,7 @@ func (p *producer) schedule(part *partition) {
 		}
 		return
 	}
-	p.senderOf(b).add(part)
+	p.senderOf(b).add(part, true)
 }
 
 func (p *producer) senderOf(b *sarama.Broker) *sender {
@@ -411,16 +417,42 @@ func (p *producer) senderOf(b *sarama.Broker) *sender {
 	return s
 }
 
-func (s *sender) add(part *partition) {
+// add hands the sender a partition with records ready. When the broker has no request of ours in
+// flight and may is true, the calling goroutine sends the request itself: a lone append then reaches
+// Kafka without waking the sender goroutine (on this 2-core machine a sequential append through the
+// sidecar took ~0.1 ms longer with the hand-off). Never on a connection's response goroutine
+// (callbacks > 0): AsyncProduce there could wait for that same goroutine.
+func (s *sender) add(part *partition, may bool) {
+	p := s.p
 	s.mu.Lock()
 	s.next = append(s.next, part)
+	if !may || s.sending || s.inflight > 0 || p.linger > 0 || p.callbacks.Load() > 0 {
+		s.mu.Unlock()
+		s.wakeUp()
+		return
+	}
+	parts, b := s.next, s.b
+	s.next, s.sending = nil, true
 	s.mu.Unlock()
+	s.send(b, parts)
+	s.mu.Lock()
+	s.sending = false
+	more := len(s.next) > 0
+	s.mu.Unlock()
+	if more {
+		s.wakeUp()
+	}
+}
+
+func (s *sender) wakeUp() {
 	select {
 	case s.wake <- struct{}{}:
 	default:
 	}
 }
 
+// run sends what is ready whenever the broker has no request of ours in flight: the records that
+// arrive while one is in flight go out together in the next request.
 func (s *sender) run() {
 	var spare []*partition
 	for {
@@ -433,17 +465,34 @@ func (s *sender) run() {
 			time.Sleep(s.p.linger)
 		}
 		s.mu.Lock()
+		if s.sending || s.inflight > 0 || len(s.next) == 0 {
+			s.mu.Unlock() // whoever sends, or the response, wakes this goroutine again
+			continue
+		}
 		parts, b := s.next, s.b
-		s.next = spare[:0]
+		s.next, s.sending = spare[:0], true
 		s.mu.Unlock()
 		s.send(b, parts)
+		s.mu.Lock()
+		s.sending = false
+		s.mu.Unlock()
 		clear(parts)
 		spare = parts
 	}
 }
 
-// send sends one request with a batch of each of parts. It blocks while the broker has a request in
-// flight, so the records queued meanwhile go out together in the next one.
+// sent counts a request of ours out of flight and wakes the sender goroutine if records wait.
+func (s *sender) sent() {
+	s.mu.Lock()
+	s.inflight--
+	more := len(s.next) > 0
+	s.mu.Unlock()
+	if more {
+		s.wakeUp()
+	}
+}
+
+// send sends one request with a batch of each of parts.
 func (s *sender) send(b *sarama.Broker, parts []*partition) {
 	p := s.p
 	req := &sarama.ProduceRequest{RequiredAcks: p.acks, Timeout: p.ackTimeout, Version: p.version}
@@ -464,9 +513,20 @@ func (s *sender) send(b *sarama.Broker, parts []*partition) {
 		return
 	}
 	p.m.produceRequests.Inc()
+	s.mu.Lock()
+	s.inflight++
+	s.mu.Unlock()
 	// The callback runs on the connection's response goroutine, which must not call the broker.
-	err := b.AsyncProduce(req, func(res *sarama.ProduceResponse, err error) { p.handle(s, b, batches, res, err) })
-	if err != nil {
+	err := b.AsyncProduce(req, func(res *sarama.ProduceResponse, err error) {
+		p.callbacks.Add(1)
+		p.handle(s, b, batches, res, err)
+		p.callbacks.Add(-1)
+		// Out of flight only now: a request sent before this goroutine is back at reading responses
+		// would wait for it (sarama hands promises over unbuffered with one request in flight).
+		s.sent()
+	})
+	if err != nil { // not sent: the callback will not run
+		s.sent()
 		p.handle(s, b, batches, nil, err)
 	}
 }
@@ -602,7 +662,7 @@ func (p *producer) acknowledged(s *sender, bt *batch, base int64) {
 	}
 	part.mu.Unlock()
 	if more {
-		s.add(part)
+		s.add(part, false)
 	}
 	for i, pd := range bt.recs {
 		pd.acknowledged(journal.PartitionOffset{Partition: part.tp.id, Offset: base + int64(i)})
@@ -625,7 +685,7 @@ func (p *producer) failed(s *sender, bt *batch, err error, renew bool) {
 	}
 	part.mu.Unlock()
 	if more {
-		s.add(part) // nextBatch renews the producer id first if it must
+		s.add(part, false) // nextBatch renews the producer id first if it must
 	}
 	p.m.produceErrors.Add(float64(len(bt.recs)))
 	for _, pd := range bt.recs {
@@ -648,7 +708,7 @@ func (p *producer) tooLarge(s *sender, bt *batch, err error) {
 	part.queue = append(bt.recs, part.queue...)
 	part.limit = max(1, len(bt.recs)/2)
 	part.mu.Unlock()
-	s.add(part)
+	s.add(part, false)
 }
 
 // recover runs on a goroutine of its own after a failed attempt of bt (nil: the partition could not
