@@ -222,24 +222,38 @@ func DecodeReply(body []byte, op Op) (Reply, error) {
 
 // EncodeRequest returns the canonical body of req (without the length prefix).
 func EncodeRequest(req Request) ([]byte, error) {
-	e := newEnc()
-	req.encode(e)
+	e := enc{buf: make([]byte, 0, 64)}
+	req.encode(&e)
 	return e.bytes()
 }
 
 // EncodeReply returns the canonical body of rep (without the length prefix).
 func EncodeReply(rep Reply) ([]byte, error) {
-	e := newEnc()
-	rep.encode(e)
-	return e.bytes()
+	return AppendReplyBody(make([]byte, 0, 64), rep)
+}
+
+// AppendReplyBody appends the canonical body of rep (without the length prefix) to dst and returns the
+// extended slice; on error, dst is returned as it was. A sender that reuses dst encodes a reply
+// without allocating.
+func AppendReplyBody(dst []byte, rep Reply) ([]byte, error) {
+	e := enc{buf: dst}
+	rep.encode(&e)
+	if e.err != nil {
+		return dst, e.err
+	}
+	return e.buf, nil
 }
 
 // encodeThrough writes a message through a caller's msgpack.Encoder; every message's EncodeMsgpack
 // uses it, so msgpack.Marshal(msg) is the canonical body too.
 func encodeThrough(me *msgpack.Encoder, encode func(*enc)) error {
-	e := &enc{e: me}
-	encode(e)
-	return e.err
+	var e enc
+	encode(&e)
+	if e.err != nil {
+		return e.err
+	}
+	_, err := me.Writer().Write(e.buf)
+	return err
 }
 
 func timeout(ms uint64) time.Duration { return time.Duration(ms) * time.Millisecond }

@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -661,19 +662,14 @@ func (f *fields) boolean(name string) bool {
 	return b
 }
 
-// enc writes canonical msgpack: the library picks the smallest header for every integer, string,
-// binary, array and map; we choose the key order and always write floats as float64. It only uses
-// the library's primitive methods, which no Encoder option changes except string interning, so the
-// messages' EncodeMsgpack methods write the same bytes through any Encoder.
+// enc writes canonical msgpack into a byte slice: the smallest header for every integer, string,
+// binary, array and map (the msgpack library's choice, which TestEnc_MatchesLibrary checks), keys in
+// our order, floats always as float64. It appends to buf, so a caller can encode into a buffer it
+// reuses (AppendReplyBody); the messages' EncodeMsgpack methods write the finished bytes through the
+// caller's Encoder.
 type enc struct {
-	buf *bytes.Buffer // nil when writing through a caller's Encoder
-	e   *msgpack.Encoder
+	buf []byte
 	err error
-}
-
-func newEnc() *enc {
-	buf := new(bytes.Buffer)
-	return &enc{buf: buf, e: msgpack.NewEncoder(buf)}
 }
 
 func (e *enc) check(err error) {
@@ -682,19 +678,87 @@ func (e *enc) check(err error) {
 	}
 }
 
-func (e *enc) mapLen(n int)   { e.check(e.e.EncodeMapLen(n)) }
-func (e *enc) arrayLen(n int) { e.check(e.e.EncodeArrayLen(n)) }
-func (e *enc) str(s string)   { e.check(e.e.EncodeString(s)) }
-func (e *enc) uint(v uint64)  { e.check(e.e.EncodeUint(v)) }
-func (e *enc) int(v int64)    { e.check(e.e.EncodeInt(v)) }
-func (e *enc) boolean(b bool) { e.check(e.e.EncodeBool(b)) }
-func (e *enc) nil()           { e.check(e.e.EncodeNil()) }
+// head writes a length header: the fix form (code|n) below fixMax, else the 8-, 16- or 32-bit form
+// (code8 0 when the type has none).
+func (e *enc) head(n int, fix byte, fixMax int, code8, code16, code32 byte) {
+	switch {
+	case n < fixMax:
+		e.buf = append(e.buf, fix|byte(n))
+	case code8 != 0 && n <= math.MaxUint8:
+		e.buf = append(e.buf, code8, byte(n))
+	case n <= math.MaxUint16:
+		e.buf = append(e.buf, code16, byte(n>>8), byte(n))
+	case uint64(n) <= math.MaxUint32:
+		e.buf = append(e.buf, code32)
+		e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(n))
+	default:
+		e.check(fmt.Errorf("protocol: length %d does not fit msgpack", n))
+	}
+}
 
-// bin writes a binary value; unlike EncodeBytes, a nil slice is an empty binary, not nil.
+func (e *enc) mapLen(n int) {
+	e.head(n, msgpcode.FixedMapLow, 16, 0, msgpcode.Map16, msgpcode.Map32)
+}
+
+func (e *enc) arrayLen(n int) {
+	e.head(n, msgpcode.FixedArrayLow, 16, 0, msgpcode.Array16, msgpcode.Array32)
+}
+
+func (e *enc) str(s string) {
+	e.head(len(s), msgpcode.FixedStrLow, 32, msgpcode.Str8, msgpcode.Str16, msgpcode.Str32)
+	e.buf = append(e.buf, s...)
+}
+
+func (e *enc) uint(v uint64) {
+	switch {
+	case v <= math.MaxInt8:
+		e.buf = append(e.buf, byte(v))
+	case v <= math.MaxUint8:
+		e.buf = append(e.buf, msgpcode.Uint8, byte(v))
+	case v <= math.MaxUint16:
+		e.buf = append(e.buf, msgpcode.Uint16, byte(v>>8), byte(v))
+	case v <= math.MaxUint32:
+		e.buf = append(e.buf, msgpcode.Uint32)
+		e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(v))
+	default:
+		e.buf = append(e.buf, msgpcode.Uint64)
+		e.buf = binary.BigEndian.AppendUint64(e.buf, v)
+	}
+}
+
+func (e *enc) int(v int64) {
+	switch {
+	case v >= 0:
+		e.uint(uint64(v))
+	case v >= -32: // negative fixint
+		e.buf = append(e.buf, byte(v))
+	case v >= math.MinInt8:
+		e.buf = append(e.buf, msgpcode.Int8, byte(v))
+	case v >= math.MinInt16:
+		e.buf = append(e.buf, msgpcode.Int16, byte(v>>8), byte(v))
+	case v >= math.MinInt32:
+		e.buf = append(e.buf, msgpcode.Int32)
+		e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(v))
+	default:
+		e.buf = append(e.buf, msgpcode.Int64)
+		e.buf = binary.BigEndian.AppendUint64(e.buf, uint64(v))
+	}
+}
+
+func (e *enc) boolean(b bool) {
+	if b {
+		e.buf = append(e.buf, msgpcode.True)
+	} else {
+		e.buf = append(e.buf, msgpcode.False)
+	}
+}
+
+func (e *enc) nil() { e.buf = append(e.buf, msgpcode.Nil) }
+
+// bin writes a binary value; unlike the library's EncodeBytes, a nil slice is an empty binary, not nil.
 func (e *enc) bin(b []byte) {
-	e.check(e.e.EncodeBytesLen(len(b)))
-	_, err := e.e.Writer().Write(b)
-	e.check(err)
+	e.head(len(b), 0, 0, msgpcode.Bin8, msgpcode.Bin16, msgpcode.Bin32)
+	e.buf = append(e.buf, b...)
 }
 
 func (e *enc) float(f float64) {
@@ -702,7 +766,8 @@ func (e *enc) float(f float64) {
 		e.check(fmt.Errorf("float %v has no JSON representation", f))
 		return
 	}
-	e.check(e.e.EncodeFloat64(f))
+	e.buf = append(e.buf, msgpcode.Double)
+	e.buf = binary.BigEndian.AppendUint64(e.buf, math.Float64bits(f))
 }
 
 // optNil writes v, or nil when v is the zero value.
@@ -748,7 +813,7 @@ func (e *enc) bytes() ([]byte, error) {
 	if e.err != nil {
 		return nil, e.err
 	}
-	return e.buf.Bytes(), nil
+	return e.buf, nil
 }
 
 // sortedSet returns ss sorted with duplicates removed (nil for none).

@@ -24,7 +24,17 @@ const (
 	// while more are queued (a client that does not read pushes back on the requests answering it).
 	// One frame is always accepted, whatever its size.
 	maxPending = 64 << 10
+	// slabSize is the size of the chunks that hold the queued frames' length prefixes and the small
+	// frames themselves (maxCopy bytes of body at most), packed one after the other: the replies
+	// queued while a write is in progress go out as one contiguous buffer, and a reply costs no
+	// allocation of its own. Larger bodies are queued as they are, without a copy.
+	slabSize = 8 << 10
+	maxCopy  = 2 << 10
 )
+
+// encodeBufs are the buffers replies are encoded into before they are queued (copied into the slab,
+// or, when larger than maxCopy, kept by the queue: then the buffer does not go back).
+var encodeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 // conn is one client connection: a reader goroutine (serve), which also starts appends (their replies
 // come from the producer's result goroutine), and one goroutine per other request in flight (run).
@@ -46,9 +56,11 @@ type conn struct {
 
 	wmu        sync.Mutex
 	wcond      sync.Cond     // on wmu: a write ended or the socket closed
-	queue      net.Buffers   // frame prefixes and bodies to write, in order
-	prefixes   []byte        // backing array of the prefixes in queue
+	queue      net.Buffers   // what to write, in order: runs of frames in slabs, and large bodies
+	slab       []byte        // the slab frames are appended to (see slabSize)
+	slabRun    int           // the index in queue of the run of slab that ends at len(slab), or -1
 	spare      net.Buffers   // the last written queue, for reuse
+	spareSlab  []byte        // the last written slab, for reuse
 	queued     int           // bytes in queue
 	writing    bool          // a goroutine is writing (and writes what is queued next)
 	closing    bool          // closeWith: close the socket once the queue is written
@@ -76,6 +88,7 @@ func newConn(s *Server, nc net.Conn, n uint64) *conn {
 		logger:     s.logger.With("conn", n),
 		writerDone: make(chan struct{}),
 		inflight:   map[uint64]*inflight{},
+		slabRun:    -1,
 	}
 	c.wcond.L = &c.wmu
 	c.ctx, c.cancel = context.WithCancelCause(s.hard)
@@ -129,18 +142,30 @@ func (c *conn) readLoop() {
 
 // send queues a reply; it returns false when the connection is gone (the reply is dropped).
 func (c *conn) send(rep protocol.Reply) bool {
-	body, ok := c.encode(rep)
-	return ok && c.sendBody(body)
+	bp := encodeBufs.Get().(*[]byte)
+	body, ok := c.encode((*bp)[:0], rep)
+	ok = ok && c.sendBody(body)
+	putEncodeBuf(bp, body)
+	return ok
 }
 
-// encode is the frame body of rep, or of an INTERNAL error when rep cannot be encoded.
-func (c *conn) encode(rep protocol.Reply) ([]byte, bool) {
-	body, err := protocol.EncodeReply(rep)
+// encode appends the frame body of rep to dst, or of an INTERNAL error when rep cannot be encoded.
+func (c *conn) encode(dst []byte, rep protocol.Reply) ([]byte, bool) {
+	body, err := protocol.AppendReplyBody(dst, rep)
 	if err != nil {
 		c.logger.Error("cannot encode a reply", "id", rep.ReplyID(), "error", err)
-		body, err = protocol.EncodeReply(protocol.NewError(rep.ReplyID(), protocol.CodeInternal, "cannot encode the reply: %v", err))
+		body, err = protocol.AppendReplyBody(dst, protocol.NewError(rep.ReplyID(), protocol.CodeInternal, "cannot encode the reply: %v", err))
 	}
 	return body, err == nil
+}
+
+// putEncodeBuf gives bp back to encodeBufs unless the queue kept body, its contents.
+func putEncodeBuf(bp *[]byte, body []byte) {
+	if len(body) > maxCopy {
+		return
+	}
+	*bp = body[:0]
+	encodeBufs.Put(bp)
 }
 
 // sendBody queues a frame body and writes the queue unless another goroutine is writing it; it
@@ -163,7 +188,10 @@ func (c *conn) sendBody(body []byte) bool {
 // writing, a new goroutine writes the queue. The queue can so grow past maxPending, by at most the
 // replies of the appends in flight: the reader waits for room before it starts another append.
 func (c *conn) sendAsync(rep protocol.Reply) {
-	body, ok := c.encode(rep)
+	bp := encodeBufs.Get().(*[]byte)
+	defer func() { putEncodeBuf(bp, *bp) }()
+	body, ok := c.encode((*bp)[:0], rep)
+	*bp = body
 	if !ok {
 		return
 	}
@@ -191,14 +219,34 @@ func (c *conn) waitRoom() {
 	}
 }
 
-// enqueue appends a frame (its length prefix and body) to the queue. Called with wmu held.
+// enqueue appends a frame (its length prefix and body) to the queue: the prefix, and the body when
+// it is at most maxCopy bytes, are copied to the end of the slab, extending the queue's last run of
+// it; a larger body is queued itself. Called with wmu held.
 func (c *conn) enqueue(body []byte) {
-	if len(c.prefixes)+protocol.FrameHeaderSize > cap(c.prefixes) {
-		c.prefixes = make([]byte, 0, 64*protocol.FrameHeaderSize)
+	small := len(body) <= maxCopy
+	need := protocol.FrameHeaderSize
+	if small {
+		need += len(body)
 	}
-	n := len(c.prefixes)
-	c.prefixes = binary.BigEndian.AppendUint32(c.prefixes, uint32(len(body)))
-	c.queue = append(c.queue, c.prefixes[n:n+protocol.FrameHeaderSize:n+protocol.FrameHeaderSize], body)
+	if cap(c.slab)-len(c.slab) < need { // never grown in place: the queue holds slices of it
+		c.slab, c.slabRun = make([]byte, 0, slabSize), -1
+	}
+	start := len(c.slab)
+	c.slab = binary.BigEndian.AppendUint32(c.slab, uint32(len(body)))
+	if small {
+		c.slab = append(c.slab, body...)
+	}
+	if c.slabRun >= 0 && c.slabRun == len(c.queue)-1 {
+		r := c.queue[c.slabRun]
+		c.queue[c.slabRun] = r[:len(r)+len(c.slab)-start] // r ends at start, in the same slab
+	} else {
+		c.queue = append(c.queue, c.slab[start:])
+		c.slabRun = len(c.queue) - 1
+	}
+	if !small {
+		c.queue = append(c.queue, body)
+		c.slabRun = -1
+	}
 	c.queued += protocol.FrameHeaderSize + len(body)
 }
 
@@ -208,14 +256,15 @@ func (c *conn) enqueue(body []byte) {
 func (c *conn) writeQueue() {
 	c.writing = true
 	for len(c.queue) > 0 && !c.dead {
-		q := c.queue
+		q, slab := c.queue, c.slab
 		c.queue, c.spare, c.queued = c.spare[:0], nil, 0
+		c.slab, c.spareSlab, c.slabRun = c.spareSlab[:0], nil, -1
 		c.wmu.Unlock()
 		w := q
 		_, err := w.WriteTo(c.nc)
 		c.wmu.Lock()
 		clear(q) // no body kept alive by the spare
-		c.spare = q[:0]
+		c.spare, c.spareSlab = q[:0], slab[:0]
 		c.wcond.Broadcast()
 		if err != nil {
 			c.logger.Debug("write failed", "error", err)
@@ -235,6 +284,7 @@ func (c *conn) closeSocket() {
 	}
 	c.dead = true
 	c.queue, c.spare, c.queued = nil, nil, 0
+	c.slab, c.spareSlab, c.slabRun = nil, nil, -1
 	_ = c.nc.Close()
 	close(c.writerDone)
 	c.wcond.Broadcast()
