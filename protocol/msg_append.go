@@ -188,12 +188,11 @@ func decodeEvents(f *fields) []Event {
 	}
 	events := make([]Event, 0, n)
 	for i := range n {
-		m, _, err := r.fieldMap(0)
+		ef, err := f.elementFields(r, i)
 		if err != nil {
 			f.fail(CodeInvalidArgument, fmt.Sprintf("events[%d]", i), err)
 			return nil
 		}
-		ef := eventFields(r.buf, m, f.id, f.path, i)
 		ev := Event{SeqNr: ef.seqNr("seq_nr", true)}
 		if tr, ok := ef.get("tags"); ok {
 			tags, err := tr.stringArray()
@@ -218,11 +217,20 @@ func decodeEvents(f *fields) []Event {
 
 // decodePayload applies the payload typing rules to an event's payload and payload_type.
 func decodePayload(f *fields) (PayloadType, any) {
-	pt := PayloadType(f.str("payload_type", false))
-	switch pt {
-	case PayloadNone, PayloadBinary, PayloadText, PayloadJSON:
+	var pt PayloadType
+	switch b := f.strBytes("payload_type"); string(b) { // constants: no string per event
+	case "":
+	case string(PayloadBinary):
+		pt = PayloadBinary
+	case string(PayloadText):
+		pt = PayloadText
+	case string(PayloadJSON):
+		pt = PayloadJSON
 	default:
-		f.fail(CodeInvalidArgument, "payload_type", fmt.Errorf("%q is not binary, text or json", pt))
+		f.fail(CodeInvalidArgument, "payload_type", fmt.Errorf("%q is not binary, text or json", b))
+		return PayloadNone, nil
+	}
+	if f.err != nil {
 		return PayloadNone, nil
 	}
 	r, ok := f.get("payload")

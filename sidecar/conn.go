@@ -68,7 +68,9 @@ type conn struct {
 	writerDone chan struct{} // closed when the socket is closed
 	closeOnce  sync.Once
 
-	helloDone bool // touched only by the reader goroutine
+	// Touched only by the reader goroutine:
+	helloDone bool
+	dec       protocol.RequestDecoder
 
 	mu       sync.Mutex
 	inflight map[uint64]*inflight
@@ -321,7 +323,7 @@ func (c *conn) replyID(id uint64) uint64 {
 // dispatch handles one frame; it returns false when the connection must stop reading.
 func (c *conn) dispatch(body []byte) bool {
 	arrived := time.Now()
-	req, err := protocol.DecodeRequest(body)
+	req, err := c.dec.Decode(body)
 	if err != nil {
 		var pe *protocol.Error
 		if !errors.As(err, &pe) {
