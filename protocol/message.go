@@ -247,6 +247,11 @@ func EncodeReply(rep Reply) ([]byte, error) {
 // extended slice; on error, dst is returned as it was. A sender that reuses dst encodes a reply
 // without allocating.
 func AppendReplyBody(dst []byte, rep Reply) ([]byte, error) {
+	if r, ok := rep.(*AppendReply); ok { // most replies: a direct call, so e stays on the stack
+		e := enc{buf: dst}
+		r.encode(&e)
+		return e.buf, nil // cannot fail
+	}
 	e := enc{buf: dst}
 	rep.encode(&e)
 	if e.err != nil {

@@ -71,6 +71,7 @@ type conn struct {
 	// Touched only by the reader goroutine:
 	helloDone bool
 	dec       protocol.RequestDecoder
+	deadline  *sharedDeadline // the current deadline of appends (appendDeadline)
 
 	mu       sync.Mutex
 	inflight map[uint64]*inflight
@@ -82,6 +83,9 @@ type inflight struct {
 	op     protocol.Op
 	stream *stream // for reads and subscriptions
 }
+
+// appendInFlight stands for every append in inflight: an append has nothing of its own there.
+var appendInFlight = &inflight{op: protocol.OpAppend}
 
 func newConn(s *Server, nc net.Conn, n uint64) *conn {
 	c := &conn{
@@ -103,6 +107,9 @@ func (c *conn) serve() {
 		c.cancel(errConnClosed)
 		c.closeWith(nil)
 		<-c.writerDone
+		if c.deadline != nil {
+			c.deadline.release() // no longer current: cancelled once the appends holding it end
+		}
 		c.reqs.Wait() // appends run to their end even without a client to tell
 		c.logger.Debug("connection closed")
 	}()
@@ -262,8 +269,13 @@ func (c *conn) writeQueue() {
 		c.queue, c.spare, c.queued = c.spare[:0], nil, 0
 		c.slab, c.spareSlab, c.slabRun = c.spareSlab[:0], nil, -1
 		c.wmu.Unlock()
-		w := q
-		_, err := w.WriteTo(c.nc)
+		var err error
+		if len(q) == 1 { // one run of the slab (a write per batch of replies): no iovec to build
+			_, err = c.nc.Write(q[0])
+		} else {
+			w := q
+			_, err = w.WriteTo(c.nc)
+		}
 		c.wmu.Lock()
 		clear(q) // no body kept alive by the spare
 		c.spare, c.spareSlab = q[:0], slab[:0]
@@ -379,14 +391,17 @@ func (c *conn) dispatch(body []byte) bool {
 		c.mu.Unlock()
 		return reject(errShuttingDown.WithID(id))
 	}
-	fl := &inflight{op: op}
+	fl := appendInFlight
 	switch r := req.(type) {
+	case *protocol.AppendRequest:
 	case *protocol.ReadRequest:
-		fl.stream = newStream(c.ctx, int64(r.Credit))
+		fl = &inflight{op: op, stream: newStream(c.ctx, int64(r.Credit))}
 	case *protocol.SubscribeRequest:
-		fl.stream = newStream(c.ctx, int64(r.Credit))
+		fl = &inflight{op: op, stream: newStream(c.ctx, int64(r.Credit))}
 	case *protocol.SubscribeAllRequest:
-		fl.stream = newStream(c.ctx, int64(r.Credit))
+		fl = &inflight{op: op, stream: newStream(c.ctx, int64(r.Credit))}
+	default:
+		fl = &inflight{op: op}
 	}
 	c.inflight[id] = fl
 	c.reqs.Add(1)
@@ -406,24 +421,14 @@ func (c *conn) startAppend(r *protocol.AppendRequest, arrived time.Time) {
 	c.waitRoom()
 	c.wmu.Unlock()
 	c.s.m.inFlight.Inc()
-	var replied atomic.Bool
-	reply := func(rep protocol.Reply) {
-		if !replied.CompareAndSwap(false, true) {
-			return
-		}
-		c.finish(r, arrived, rep)
-		c.sendAsync(rep)
-		c.s.m.inFlight.Dec()
-		c.reqs.Done()
-		c.s.reqs.Done()
-	}
+	p := &pendingAppend{c: c, id: r.ID, arrived: arrived}
 	defer func() {
-		if p := recover(); p != nil {
-			c.logger.Error("request panicked", "id", r.ID, "op", r.Op(), "panic", p, "stack", string(debug.Stack()))
-			reply(protocol.NewError(r.ID, protocol.CodeInternal, "the sidecar failed on this request: %v", p))
+		if v := recover(); v != nil {
+			c.logger.Error("request panicked", "id", r.ID, "op", r.Op(), "panic", v, "stack", string(debug.Stack()))
+			p.reply(protocol.NewError(r.ID, protocol.CodeInternal, "the sidecar failed on this request: %v", v))
 		}
 	}()
-	c.handleAppend(r, reply)
+	c.handleAppend(r, p)
 }
 
 // stream returns the open read stream id, or nil.
@@ -511,18 +516,22 @@ func (c *conn) run(req protocol.Request, fl *inflight, arrived time.Time) {
 // finish ends request req before its final reply rep is sent: it frees the id, records the metrics and
 // logs what an operator must see.
 func (c *conn) finish(req protocol.Request, arrived time.Time, rep protocol.Reply) {
-	id := req.RequestID()
+	c.finishID(req.RequestID(), req.Op(), arrived, rep)
+}
+
+// finishID is finish for the request id of op.
+func (c *conn) finishID(id uint64, op protocol.Op, arrived time.Time, rep protocol.Reply) {
 	// The id is free once the final reply is on its way: remove it first, so that a client reusing
 	// the id as soon as it reads the reply never meets DUPLICATE_ID.
 	c.mu.Lock()
 	delete(c.inflight, id)
 	c.mu.Unlock()
 	e, _ := rep.(*protocol.Error)
-	c.s.m.observe(string(req.Op()), arrived, codeLabel(e))
+	c.s.m.observe(string(op), arrived, codeLabel(e))
 	if e != nil && (e.Code == protocol.CodeInternal || e.Code == protocol.CodeDataIntegrity) {
 		// A bug, or stored data that cannot be served (a poison record: the message names its topic,
 		// partition and offset): an operator must see it, not only the client.
-		c.logger.Error("request failed", "id", id, "op", req.Op(), "code", e.Code.String(), "error", e.Message)
+		c.logger.Error("request failed", "id", id, "op", op, "code", e.Code.String(), "error", e.Message)
 	}
 }
 
