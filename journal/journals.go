@@ -184,7 +184,9 @@ func (j Journal) Append(ctx context.Context, events []Event, opts AppendOptions)
 // and while a conditional append (AppendIf) of a journal sharing its write lock runs: the append
 // holds that lock shared from here until done. done runs on the producer's result goroutine (or on
 // the calling one, when the append fails before it reaches the producer) and must not block: it
-// holds up every other append's result.
+// holds up every other append's result. The record is encoded before AppendAsync returns: it keeps
+// nothing of events, so the caller may reuse their memory then (the sidecar decodes a connection's
+// appends into one request whose payloads alias the frame read).
 func (j Journal) AppendAsync(ctx context.Context, events []Event, opts AppendOptions, done func(PartitionOffset, error)) {
 	if err := j.checkAppend(events); err != nil {
 		j.js.metrics.appendLatency(err).Observe(0)

@@ -118,12 +118,24 @@ func DecodeRequest(body []byte) (Request, error) {
 // only what the request keeps. The requests it returns share nothing with it or with the body. It is
 // not safe for concurrent use.
 type RequestDecoder struct {
+	// ReuseAppends makes Decode return the same *AppendRequest each time, with its Events array
+	// reused and the binary payloads aliasing the body: an append request is then valid only until
+	// the next Decode, and as long as the body's bytes are unchanged. Requests of other ops are not
+	// affected. For a caller that is done with an append when it has handed it on (the sidecar's
+	// reader: journal.Journal.AppendAsync encodes the record before it returns), this saves the
+	// request, the events and a copy of every binary payload.
+	ReuseAppends bool
+
 	top, event fields
+	app        AppendRequest
 }
 
 // Decode is DecodeRequest.
 func (d *RequestDecoder) Decode(body []byte) (Request, error) {
 	d.top = fields{m: d.top.m, event: -1, sub: &d.event}
+	if d.ReuseAppends {
+		d.top.reuse = d
+	}
 	defer func() { d.top.release(); d.event.release() }() // a large body is not kept alive
 	f := &d.top
 	if err := f.index(body, MaxRequestValues); err != nil {

@@ -163,9 +163,13 @@ func (e *enc) payload(pt PayloadType, v any) {
 
 func decodeAppend(f *fields) Request {
 	m := &AppendRequest{ID: f.id}
+	if d := f.reuse; d != nil {
+		m = &d.app
+		*m = AppendRequest{ID: f.id, Events: d.app.Events[:0]}
+	}
 	m.Journal = f.journal()
 	m.Topic = f.topic()
-	m.Events = decodeEvents(f)
+	m.Events = decodeEvents(f, m.Events)
 	if _, ok := f.get("expected_seq_nr"); ok {
 		m.ExpectedSeqNr, m.Conditional = int64(f.uint("expected_seq_nr", true, 0, MaxSeqNr)), true
 	}
@@ -177,7 +181,8 @@ func decodeAppend(f *fields) Request {
 	return m
 }
 
-func decodeEvents(f *fields) []Event {
+// decodeEvents decodes the events into dst's array when they fit.
+func decodeEvents(f *fields, dst []Event) []Event {
 	r, n, ok := f.array("events")
 	if !ok {
 		return nil
@@ -186,7 +191,10 @@ func decodeEvents(f *fields) []Event {
 		f.fail(CodeEmptyEvents, "events", errEmpty)
 		return nil
 	}
-	events := make([]Event, 0, n)
+	events := dst[:0]
+	if cap(events) < n {
+		events = make([]Event, 0, n)
+	}
 	for i := range n {
 		ef, err := f.elementFields(r, i)
 		if err != nil {
@@ -261,7 +269,11 @@ func decodePayload(f *fields) (PayloadType, any) {
 	)
 	switch pt {
 	case PayloadBinary:
-		v, err = r.bin()
+		if f.reuse != nil {
+			v, err = r.binAlias()
+		} else {
+			v, err = r.bin()
+		}
 	case PayloadText:
 		v, err = r.str()
 	case PayloadJSON:

@@ -525,6 +525,18 @@ func (r *reader) bin() ([]byte, error) {
 	return bytes.Clone(b), nil
 }
 
+// binAlias is bin aliasing the buffer.
+func (r *reader) binAlias() ([]byte, error) {
+	k, _, err := r.peek()
+	if err != nil {
+		return nil, err
+	}
+	if k != kindBin {
+		return nil, typeError{want: "binary", got: k}
+	}
+	return r.rawBytes()
+}
+
 func (r *reader) boolean() (bool, error) {
 	k, _, err := r.peek()
 	if err != nil {
@@ -626,6 +638,8 @@ type fields struct {
 	// sub, when not nil, is reused for each element's fields (the events of an append) by
 	// elementFields: a RequestDecoder's, so that an event costs no allocation.
 	sub *fields
+	// reuse, when not nil, is the RequestDecoder with ReuseAppends set that decodes these fields.
+	reuse *RequestDecoder
 }
 
 // index checks that body is exactly one map with string keys and indexes its values into f, reusing
@@ -655,7 +669,7 @@ func (f *fields) elementFields(r *reader, i int) (*fields, error) {
 	if err != nil {
 		return nil, err
 	}
-	*ef = fields{buf: r.buf, m: m, id: f.id, parent: f.path, event: i}
+	*ef = fields{buf: r.buf, m: m, id: f.id, parent: f.path, event: i, reuse: f.reuse}
 	return ef, nil
 }
 

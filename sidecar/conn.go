@@ -97,6 +97,10 @@ func newConn(s *Server, nc net.Conn, n uint64) *conn {
 		slabRun:    -1,
 	}
 	c.wcond.L = &c.wmu
+	// An append is done with its request when AppendAsync returns (a conditional one copies what it
+	// keeps: ownEvents), so the reader decodes appends into one reused request, without copying the
+	// payloads out of the frame.
+	c.dec.ReuseAppends = true
 	c.ctx, c.cancel = context.WithCancelCause(s.hard)
 	return c
 }

@@ -1,6 +1,7 @@
 package sidecar
 
 import (
+	"bytes"
 	"context"
 	"sync/atomic"
 	"time"
@@ -34,10 +35,21 @@ func (c *conn) handleAppend(r *protocol.AppendRequest, p *pendingAppend) {
 	p.ctx = p.deadline.ctx
 	if r.Conditional {
 		expected := journal.SeqNr(r.ExpectedSeqNr)
+		events = ownEvents(events) // the request's binary payloads alias the frame (ReuseAppends)
 		go func() { p.done(c.s.js.Journal(key).AppendIf(p.ctx, expected, events, opts)) }()
 		return
 	}
 	c.s.js.Journal(key).AppendAsync(p.ctx, events, opts, p.done)
+}
+
+// ownEvents copies events and their payloads, for an append that outlives the frame it was read from.
+func ownEvents(events []journal.Event) []journal.Event {
+	own := make([]journal.Event, len(events))
+	for i, e := range events {
+		e.Payload.Data = bytes.Clone(e.Payload.Data)
+		own[i] = e
+	}
+	return own
 }
 
 // pendingAppend is an append from its start to its final reply: what the reply needs, in one
