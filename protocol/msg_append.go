@@ -162,10 +162,12 @@ func (e *enc) payload(pt PayloadType, v any) {
 }
 
 func decodeAppend(f *fields) Request {
-	m := &AppendRequest{ID: f.id}
+	var m *AppendRequest
 	if d := f.reuse; d != nil {
 		m = &d.app
 		*m = AppendRequest{ID: f.id, Events: d.app.Events[:0]}
+	} else {
+		m = &AppendRequest{ID: f.id}
 	}
 	m.Journal = f.journal()
 	m.Topic = f.topic()
