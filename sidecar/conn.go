@@ -40,8 +40,9 @@ var encodeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &
 // come from the producer's result goroutine), and one goroutine per other request in flight (run).
 // There is no writer goroutine: a goroutine with a frame to send queues it, and writes the queue
 // itself (one write for all the frames queued: they are packed in a slab, see slabSize) unless
-// another one is writing already, which then writes it next. Replies sent while a write is in progress are so coalesced into the next write, and
-// a lone reply costs no hand-off to another goroutine. Append replies are the exception: the
+// another one is writing already, which then writes it next. Replies sent while a write is in
+// progress are so coalesced into the next write, and a lone reply costs no hand-off to another
+// goroutine. Append replies are the exception: the
 // producer's result goroutine must never wait for one client, so it only queues them and, when
 // nobody is writing, starts a goroutine that writes the queue (sendAsync).
 type conn struct {
