@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -183,25 +184,24 @@ func (j Journal) Append(ctx context.Context, events []Event, opts AppendOptions)
 // and while a conditional append (AppendIf) of a journal sharing its write lock runs: the append
 // holds that lock shared from here until done. done runs on the producer's result goroutine (or on
 // the calling one, when the append fails before it reaches the producer) and must not block: it
-// holds up every other append's result.
+// holds up every other append's result. The record is encoded before AppendAsync returns: it keeps
+// nothing of events, so the caller may reuse their memory then (the sidecar decodes a connection's
+// appends into one request whose payloads alias the frame read).
 func (j Journal) AppendAsync(ctx context.Context, events []Event, opts AppendOptions, done func(PartitionOffset, error)) {
 	if err := j.checkAppend(events); err != nil {
-		j.js.metrics.observe("append", time.Now(), &err)
+		j.js.metrics.appendLatency(err).Observe(0)
 		done(PartitionOffset{}, err)
 		return
 	}
 	l := j.js.writers.of(j.key)
 	l.RLock()
-	j.appendAsync(ctx, events, opts, func(po PartitionOffset, err error) {
-		l.RUnlock() // an RWMutex may be released by another goroutine
-		done(po, err)
-	})
+	j.appendAsync(ctx, events, opts, l, done)
 }
 
 // append produces the Append action of checked events and waits for Kafka's acknowledgement; the
 // caller holds the journal's write lock.
 func (j Journal) append(ctx context.Context, events []Event, opts AppendOptions) (PartitionOffset, error) {
-	return awaitAppend(func(done func(PartitionOffset, error)) { j.appendAsync(ctx, events, opts, done) })
+	return awaitAppend(func(done func(PartitionOffset, error)) { j.appendAsync(ctx, events, opts, nil, done) })
 }
 
 // awaitAppend runs an asynchronous append and waits for its result.
@@ -216,42 +216,64 @@ func awaitAppend(start func(done func(PartitionOffset, error))) (PartitionOffset
 	return r.po, r.err
 }
 
-// appendAsync produces the Append action of checked events.
-func (j Journal) appendAsync(ctx context.Context, events []Event, opts AppendOptions, done func(PartitionOffset, error)) {
-	start := time.Now()
-	fail := func(err error) {
-		j.js.metrics.observe("append", start, &err)
-		done(PartitionOffset{}, err)
-	}
+// appendCall is an append from its hand-off to the producer to its result: what the result needs,
+// and the action's header, in one allocation (they were three closures and the header).
+type appendCall struct {
+	j      Journal
+	lock   *sync.RWMutex // held shared until the result; nil when the caller holds it exclusively
+	start  time.Time
+	events int
+	done   func(PartitionOffset, error)
+	header AppendHeader
+}
+
+// appendAsync produces the Append action of checked events. lock, when not nil, is the journal's
+// write lock held shared, released before done is called.
+func (j Journal) appendAsync(ctx context.Context, events []Event, opts AppendOptions, lock *sync.RWMutex, done func(PartitionOffset, error)) {
+	c := &appendCall{j: j, lock: lock, start: time.Now(), events: len(events), done: done}
 	value, pt, err := EncodeEvents(events, PayloadMetadata{ExpireAfter: opts.ExpireAfter, Data: opts.PayloadMetadata})
 	if err != nil {
-		fail(err)
+		c.finish(PartitionOffset{}, err)
 		return
 	}
-	a := Action{
+	c.header = AppendHeader{
+		Range:       SeqRange{From: events[0].SeqNr, To: events[len(events)-1].SeqNr},
+		Origin:      j.js.cfg.Origin,
+		Version:     Version,
+		PayloadType: pt,
+		Metadata:    HeaderMetadata{Data: opts.Metadata},
+	}
+	j.js.log.ProduceAsync(ctx, Action{
 		Key:       j.key,
 		Timestamp: j.js.cfg.Now(),
-		Header: &AppendHeader{
-			Range:       SeqRange{From: events[0].SeqNr, To: events[len(events)-1].SeqNr},
-			Origin:      j.js.cfg.Origin,
-			Version:     Version,
-			PayloadType: pt,
-			Metadata:    HeaderMetadata{Data: opts.Metadata},
-		},
-		Value:   value,
-		Headers: opts.Headers,
+		Header:    &c.header,
+		Value:     value,
+		Headers:   opts.Headers,
+	}, c.result)
+}
+
+// result is the producer's callback.
+func (c *appendCall) result(po PartitionOffset, err error) {
+	js := c.j.js
+	// The cached metajournal row is not exact past this append; most appended journals have none
+	// (Contains takes the LRU's lock shared, Remove exclusively).
+	if js.heads.Contains(c.j.key) {
+		js.heads.Remove(c.j.key)
 	}
-	n := len(events)
-	j.js.log.ProduceAsync(ctx, a, func(po PartitionOffset, err error) {
-		j.js.heads.Remove(j.key)
-		if err != nil {
-			fail(fmt.Errorf("append %s: %w", j.key, err))
-			return
-		}
-		j.js.metrics.events.Add(float64(n))
-		j.js.metrics.observe("append", start, &err)
-		done(po, nil)
-	})
+	if err != nil {
+		c.finish(PartitionOffset{}, fmt.Errorf("append %s: %w", c.j.key, err))
+		return
+	}
+	js.metrics.events.Add(float64(c.events))
+	c.finish(po, nil)
+}
+
+func (c *appendCall) finish(po PartitionOffset, err error) {
+	c.j.js.metrics.appendLatency(err).Observe(time.Since(c.start).Seconds())
+	if c.lock != nil {
+		c.lock.RUnlock() // an RWMutex may be released by another goroutine
+	}
+	c.done(po, err)
 }
 
 // checkAppend validates the key and the events of an append.

@@ -9,12 +9,15 @@ import (
 )
 
 type metrics struct {
-	latency   *prometheus.HistogramVec // op, result
-	events    prometheus.Counter
-	fallbacks prometheus.Counter
-	cache     *prometheus.CounterVec // result: hit, ahead, miss, timeout, limited
-	entries   *prometheus.GaugeVec   // topic
-	heads     *prometheus.CounterVec // result: hit, miss
+	latency *prometheus.HistogramVec // op, result
+	// appendOK and appendError are latency's append series, looked up once: appends are most
+	// operations, and a lookup hashes the label values.
+	appendOK, appendError prometheus.Observer
+	events                prometheus.Counter
+	fallbacks             prometheus.Counter
+	cache                 *prometheus.CounterVec // result: hit, ahead, miss, timeout, limited
+	entries               *prometheus.GaugeVec   // topic
+	heads                 *prometheus.CounterVec // result: hit, miss
 	// subscriptions counts subscription steps: catch_up (a Read started), caught_up (it ended and
 	// following began), topic (a subscribe_all started), topic_scan (a subscribe_all chunk read from Kafka)
 	subscriptions *prometheus.CounterVec
@@ -74,7 +77,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if m.subscriptions, err = kjmetrics.Register(reg, m.subscriptions); err != nil {
 		return nil, err
 	}
+	m.appendOK = m.latency.WithLabelValues("append", "ok")
+	m.appendError = m.latency.WithLabelValues("append", "error")
 	return m, nil
+}
+
+// appendLatency is the latency series of an append that ended with err.
+func (m *metrics) appendLatency(err error) prometheus.Observer {
+	if err != nil {
+		return m.appendError
+	}
+	return m.appendOK
 }
 
 // observe records an operation's latency; use as `defer m.observe("read", time.Now(), &err)`.

@@ -21,3 +21,20 @@ func BenchmarkDecodeRequest_Append(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRequestDecoder_Append is BenchmarkDecodeRequest_Append with the decoder a connection's
+// reader keeps.
+func BenchmarkRequestDecoder_Append(b *testing.B) {
+	body, err := protocol.EncodeRequest(&protocol.AppendRequest{ID: 7, Journal: "bench_p2j_0042", Topic: "bench_p2",
+		Events: []protocol.Event{{SeqNr: 42, PayloadType: protocol.PayloadBinary, Payload: make([]byte, 200)}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var d protocol.RequestDecoder
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := d.Decode(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -78,8 +78,23 @@ func FuzzReadFrame(f *testing.F) {
 //	go test ./protocol -run '^$' -fuzz '^FuzzDecodeRequest$' -fuzztime 60s
 func FuzzDecodeRequest(f *testing.F) {
 	seedBodies(f, false)
+	prev, err := protocol.EncodeRequest(&protocol.AppendRequest{ID: 9, Journal: "j", Events: []protocol.Event{
+		{SeqNr: 1, PayloadType: protocol.PayloadBinary, Payload: []byte{1, 2}},
+		{SeqNr: 2, Tags: []string{"t"}, PayloadType: protocol.PayloadText, Payload: "x"},
+		{SeqNr: 3, PayloadType: protocol.PayloadJSON, Payload: map[string]any{"k": int64(1)}}}})
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req, err := protocol.DecodeRequest(body)
+		// A connection's decoder, reused after another append, gives the same.
+		d := protocol.RequestDecoder{ReuseAppends: true}
+		if _, err := d.Decode(prev); err != nil {
+			t.Fatal(err)
+		}
+		if got, gotErr := d.Decode(body); !reflect.DeepEqual(got, req) || !reflect.DeepEqual(gotErr, err) {
+			t.Fatalf("a reused RequestDecoder differs from DecodeRequest\n%#v, %v\n%#v, %v", got, gotErr, req, err)
+		}
 		if err != nil {
 			var pe *protocol.Error
 			if !errors.As(err, &pe) {

@@ -95,7 +95,8 @@ func (r *reader) json(depth int) (any, error) {
 	}
 	switch k {
 	case kindNil:
-		return nil, r.d.DecodeNil()
+		r.off++
+		return nil, nil
 	case kindBool:
 		return r.boolean()
 	case kindInt:

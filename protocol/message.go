@@ -81,23 +81,25 @@ type Reply interface {
 	encode(*enc)
 }
 
-var requestDecoders = map[Op]func(*fields) Request{
-	OpHello:   decodeHello,
-	OpAppend:  decodeAppend,
-	OpRead:    decodeRead,
-	OpCredit:  decodeCredit,
-	OpCancel:  decodeCancel,
-	OpPointer: decodePointer,
-	OpDelete:  decodeDelete,
-	OpPurge:   decodePurge,
-	OpPing:    decodePing,
+// requestDecoders is keyed by string, not Op, so that a lookup by a []byte converted in the index
+// expression allocates nothing.
+var requestDecoders = map[string]func(*fields) Request{
+	string(OpHello):   decodeHello,
+	string(OpAppend):  decodeAppend,
+	string(OpRead):    decodeRead,
+	string(OpCredit):  decodeCredit,
+	string(OpCancel):  decodeCancel,
+	string(OpPointer): decodePointer,
+	string(OpDelete):  decodeDelete,
+	string(OpPurge):   decodePurge,
+	string(OpPing):    decodePing,
 
-	OpSaveSnapshot:    decodeSaveSnapshot,
-	OpLoadSnapshot:    decodeLoadSnapshot,
-	OpDeleteSnapshots: decodeDeleteSnapshots,
+	string(OpSaveSnapshot):    decodeSaveSnapshot,
+	string(OpLoadSnapshot):    decodeLoadSnapshot,
+	string(OpDeleteSnapshots): decodeDeleteSnapshots,
 
-	OpSubscribe:    decodeSubscribe,
-	OpSubscribeAll: decodeSubscribeAll,
+	string(OpSubscribe):    decodeSubscribe,
+	string(OpSubscribeAll): decodeSubscribeAll,
 }
 
 // DecodeRequest decodes one frame body. Every failure is an *Error whose ID is the id its error frame
@@ -107,8 +109,36 @@ var requestDecoders = map[Op]func(*fields) Request{
 // The body is validated in one pass that allocates nothing before all of it is known to be
 // well-formed msgpack of at most MaxRequestValues values; no length claimed by the body is trusted.
 func DecodeRequest(body []byte) (Request, error) {
-	f, err := decodeFields(body, MaxRequestValues)
-	if err != nil {
+	var d RequestDecoder
+	return d.Decode(body)
+}
+
+// RequestDecoder is DecodeRequest for a stream of bodies: it keeps the arrays it indexes a body with
+// for the next one, so that a connection's reader, which keeps one, decodes an append allocating
+// only what the request keeps. The requests it returns share nothing with it or with the body. It is
+// not safe for concurrent use.
+type RequestDecoder struct {
+	// ReuseAppends makes Decode return the same *AppendRequest each time, with its Events array
+	// reused and the binary payloads aliasing the body: an append request is then valid only until
+	// the next Decode, and as long as the body's bytes are unchanged. Requests of other ops are not
+	// affected. For a caller that is done with an append when it has handed it on (the sidecar's
+	// reader: journal.Journal.AppendAsync encodes the record before it returns), this saves the
+	// request, the events and a copy of every binary payload.
+	ReuseAppends bool
+
+	top, event fields
+	app        AppendRequest
+}
+
+// Decode is DecodeRequest.
+func (d *RequestDecoder) Decode(body []byte) (Request, error) {
+	d.top = fields{m: d.top.m, event: -1, sub: &d.event}
+	if d.ReuseAppends {
+		d.top.reuse = d
+	}
+	defer func() { d.top.release(); d.event.release() }() // a large body is not kept alive
+	f := &d.top
+	if err := f.index(body, MaxRequestValues); err != nil {
 		return nil, err
 	}
 	id, err := decodeID(f)
@@ -120,15 +150,15 @@ func DecodeRequest(body []byte) (Request, error) {
 	if !ok {
 		return nil, NewError(id, CodeUnknownOp, "op: required field is missing")
 	}
-	name, err := op.str()
+	name, err := op.strBytes()
 	if err != nil {
 		return nil, NewError(id, CodeUnknownOp, "op: %v", err)
 	}
-	dec, ok := requestDecoders[Op(name)]
+	dec, ok := requestDecoders[string(name)]
 	if !ok {
 		return nil, NewError(id, CodeUnknownOp, "unknown op %q", name)
 	}
-	if Op(name) == OpCredit || Op(name) == OpCancel {
+	if string(name) == string(OpCredit) || string(name) == string(OpCancel) {
 		f.id = 0 // their id names a stream; an error about them is about the connection
 	}
 	req := dec(f)
@@ -140,17 +170,10 @@ func DecodeRequest(body []byte) (Request, error) {
 
 // decodeFields checks that body is exactly one map with string keys and indexes its values.
 func decodeFields(body []byte, limit int) (*fields, error) {
-	f := &fields{buf: body, event: -1}
-	r := &f.scratch
-	r.reset(body)
-	m, _, err := r.fieldMap(limit)
-	if err != nil {
-		return nil, NewError(0, CodeBadFrame, "%v", err)
+	f := &fields{event: -1}
+	if err := f.index(body, limit); err != nil {
+		return nil, err
 	}
-	if r.remaining() != 0 {
-		return nil, NewError(0, CodeBadFrame, "%d bytes after the message map", r.remaining())
-	}
-	f.m = m
 	return f, nil
 }
 
@@ -222,24 +245,43 @@ func DecodeReply(body []byte, op Op) (Reply, error) {
 
 // EncodeRequest returns the canonical body of req (without the length prefix).
 func EncodeRequest(req Request) ([]byte, error) {
-	e := newEnc()
-	req.encode(e)
+	e := enc{buf: make([]byte, 0, 64)}
+	req.encode(&e)
 	return e.bytes()
 }
 
 // EncodeReply returns the canonical body of rep (without the length prefix).
 func EncodeReply(rep Reply) ([]byte, error) {
-	e := newEnc()
-	rep.encode(e)
-	return e.bytes()
+	return AppendReplyBody(make([]byte, 0, 64), rep)
+}
+
+// AppendReplyBody appends the canonical body of rep (without the length prefix) to dst and returns the
+// extended slice; on error, dst is returned as it was. A sender that reuses dst encodes a reply
+// without allocating.
+func AppendReplyBody(dst []byte, rep Reply) ([]byte, error) {
+	if r, ok := rep.(*AppendReply); ok { // most replies: a direct call, so e stays on the stack
+		e := enc{buf: dst}
+		r.encode(&e)
+		return e.buf, nil // cannot fail
+	}
+	e := enc{buf: dst}
+	rep.encode(&e)
+	if e.err != nil {
+		return dst, e.err
+	}
+	return e.buf, nil
 }
 
 // encodeThrough writes a message through a caller's msgpack.Encoder; every message's EncodeMsgpack
 // uses it, so msgpack.Marshal(msg) is the canonical body too.
 func encodeThrough(me *msgpack.Encoder, encode func(*enc)) error {
-	e := &enc{e: me}
-	encode(e)
-	return e.err
+	var e enc
+	encode(&e)
+	if e.err != nil {
+		return e.err
+	}
+	_, err := me.Writer().Write(e.buf)
+	return err
 }
 
 func timeout(ms uint64) time.Duration { return time.Duration(ms) * time.Millisecond }

@@ -162,10 +162,16 @@ func (e *enc) payload(pt PayloadType, v any) {
 }
 
 func decodeAppend(f *fields) Request {
-	m := &AppendRequest{ID: f.id}
+	var m *AppendRequest
+	if d := f.reuse; d != nil {
+		m = &d.app
+		*m = AppendRequest{ID: f.id, Events: d.app.Events[:0]}
+	} else {
+		m = &AppendRequest{ID: f.id}
+	}
 	m.Journal = f.journal()
 	m.Topic = f.topic()
-	m.Events = decodeEvents(f)
+	m.Events = decodeEvents(f, m.Events)
 	if _, ok := f.get("expected_seq_nr"); ok {
 		m.ExpectedSeqNr, m.Conditional = int64(f.uint("expected_seq_nr", true, 0, MaxSeqNr)), true
 	}
@@ -177,7 +183,8 @@ func decodeAppend(f *fields) Request {
 	return m
 }
 
-func decodeEvents(f *fields) []Event {
+// decodeEvents decodes the events into dst's array when they fit.
+func decodeEvents(f *fields, dst []Event) []Event {
 	r, n, ok := f.array("events")
 	if !ok {
 		return nil
@@ -186,14 +193,16 @@ func decodeEvents(f *fields) []Event {
 		f.fail(CodeEmptyEvents, "events", errEmpty)
 		return nil
 	}
-	events := make([]Event, 0, n)
+	events := dst[:0]
+	if cap(events) < n {
+		events = make([]Event, 0, n)
+	}
 	for i := range n {
-		m, _, err := r.fieldMap(0)
+		ef, err := f.elementFields(r, i)
 		if err != nil {
 			f.fail(CodeInvalidArgument, fmt.Sprintf("events[%d]", i), err)
 			return nil
 		}
-		ef := eventFields(r.buf, m, f.id, f.path, i)
 		ev := Event{SeqNr: ef.seqNr("seq_nr", true)}
 		if tr, ok := ef.get("tags"); ok {
 			tags, err := tr.stringArray()
@@ -218,11 +227,20 @@ func decodeEvents(f *fields) []Event {
 
 // decodePayload applies the payload typing rules to an event's payload and payload_type.
 func decodePayload(f *fields) (PayloadType, any) {
-	pt := PayloadType(f.str("payload_type", false))
-	switch pt {
-	case PayloadNone, PayloadBinary, PayloadText, PayloadJSON:
+	var pt PayloadType
+	switch b := f.strBytes("payload_type"); string(b) { // constants: no string per event
+	case "":
+	case string(PayloadBinary):
+		pt = PayloadBinary
+	case string(PayloadText):
+		pt = PayloadText
+	case string(PayloadJSON):
+		pt = PayloadJSON
 	default:
-		f.fail(CodeInvalidArgument, "payload_type", fmt.Errorf("%q is not binary, text or json", pt))
+		f.fail(CodeInvalidArgument, "payload_type", fmt.Errorf("%q is not binary, text or json", b))
+		return PayloadNone, nil
+	}
+	if f.err != nil {
 		return PayloadNone, nil
 	}
 	r, ok := f.get("payload")
@@ -253,7 +271,11 @@ func decodePayload(f *fields) (PayloadType, any) {
 	)
 	switch pt {
 	case PayloadBinary:
-		v, err = r.bin()
+		if f.reuse != nil {
+			v, err = r.binAlias()
+		} else {
+			v, err = r.bin()
+		}
 	case PayloadText:
 		v, err = r.str()
 	case PayloadJSON:

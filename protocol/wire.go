@@ -2,14 +2,13 @@ package protocol
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"sort"
 	"unicode/utf8"
 
-	"github.com/vmihailenco/msgpack/v5"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
 
@@ -70,30 +69,82 @@ func isSigned(c byte) bool {
 
 // reader reads msgpack values from one in-memory buffer. It never trusts a length: a string, binary or
 // ext longer than the bytes left, or an array or map claiming more elements than bytes left, is an
-// error before any allocation.
+// error before any allocation. It parses the buffer itself, by the msgpack spec's table of formats
+// (msgpcode names them): a msgpack.Decoder over a bytes.Reader read every byte through an interface
+// and was most of a request's decoding time.
 type reader struct {
 	buf []byte
-	br  bytes.Reader
-	d   msgpack.Decoder // in the reader: one allocation per reader (a request makes a dozen)
+	off int // the next byte to read
 }
 
-func newReader(b []byte) *reader {
-	r := &reader{}
-	r.reset(b)
-	return r
-}
+func newReader(b []byte) *reader { return &reader{buf: b} }
 
 // reset makes r read b.
-func (r *reader) reset(b []byte) {
-	r.buf = b
-	r.br.Reset(b)
-	// bytes.Reader is an io.ByteScanner, so the decoder reads it directly without its own buffering
-	// and br.Len() is always the exact number of unread bytes.
-	r.d.Reset(&r.br)
+func (r *reader) reset(b []byte) { r.buf, r.off = b, 0 }
+
+func (r *reader) pos() int       { return r.off }
+func (r *reader) remaining() int { return len(r.buf) - r.off }
+
+var errTruncated = errMalformed{"unexpected end of data"}
+
+// code consumes the next byte, a value's format code.
+func (r *reader) code() (byte, error) {
+	if r.off >= len(r.buf) {
+		return 0, errTruncated
+	}
+	c := r.buf[r.off]
+	r.off++
+	return c, nil
 }
 
-func (r *reader) pos() int       { return len(r.buf) - r.br.Len() }
-func (r *reader) remaining() int { return r.br.Len() }
+// be consumes an n-byte big-endian unsigned integer (n is 1, 2, 4 or 8).
+func (r *reader) be(n int) (uint64, error) {
+	if n > r.remaining() {
+		return 0, errTruncated
+	}
+	b := r.buf[r.off : r.off+n]
+	r.off += n
+	switch n {
+	case 1:
+		return uint64(b[0]), nil
+	case 2:
+		return uint64(binary.BigEndian.Uint16(b)), nil
+	case 4:
+		return uint64(binary.BigEndian.Uint32(b)), nil
+	}
+	return binary.BigEndian.Uint64(b), nil
+}
+
+// length consumes the header of a string, binary, array or map (as its kind k) and returns its
+// length: the fix forms hold it in the code, the others in the 1, 2 or 4 bytes after it.
+func (r *reader) length(k kind) (int, error) {
+	c, err := r.code()
+	if err != nil {
+		return 0, err
+	}
+	var size int
+	switch {
+	case k == kindStr && msgpcode.IsFixedString(c):
+		return int(c & msgpcode.FixedStrMask), nil
+	case k == kindArray && msgpcode.IsFixedArray(c):
+		return int(c & msgpcode.FixedArrayMask), nil
+	case k == kindMap && msgpcode.IsFixedMap(c):
+		return int(c & msgpcode.FixedMapMask), nil
+	case k == kindStr && c == msgpcode.Str8, k == kindBin && c == msgpcode.Bin8:
+		size = 1
+	case k == kindStr && c == msgpcode.Str16, k == kindBin && c == msgpcode.Bin16,
+		k == kindArray && c == msgpcode.Array16, k == kindMap && c == msgpcode.Map16:
+		size = 2
+	case k == kindStr && c == msgpcode.Str32, k == kindBin && c == msgpcode.Bin32,
+		k == kindArray && c == msgpcode.Array32, k == kindMap && c == msgpcode.Map32:
+		size = 4
+	default:
+		r.off--
+		return 0, typeError{want: k.String(), got: kindOf(c)}
+	}
+	n, err := r.be(size)
+	return int(n), err
+}
 
 // errMalformed reports msgpack that is not well-formed (truncated, 0xc1, lengths past the end).
 type errMalformed struct{ msg string }
@@ -103,10 +154,10 @@ func (e errMalformed) Error() string { return e.msg }
 func malformed(format string, args ...any) error { return errMalformed{fmt.Sprintf(format, args...)} }
 
 func (r *reader) peek() (kind, byte, error) {
-	c, err := r.d.PeekCode()
-	if err != nil {
-		return kindInvalid, 0, malformed("unexpected end of data")
+	if r.off >= len(r.buf) {
+		return kindInvalid, 0, errTruncated
 	}
+	c := r.buf[r.off]
 	k := kindOf(c)
 	if k == kindInvalid {
 		return k, c, malformed("invalid msgpack code 0x%02x", c)
@@ -118,15 +169,19 @@ func (r *reader) advance(n int) error {
 	if n < 0 || n > r.remaining() {
 		return malformed("length %d exceeds the %d bytes left", n, r.remaining())
 	}
-	_, err := r.br.Seek(int64(n), io.SeekCurrent)
-	return err
+	r.off += n
+	return nil
 }
 
 // rawBytes consumes a str or bin value and returns its bytes, aliasing the buffer.
 func (r *reader) rawBytes() ([]byte, error) {
-	n, err := r.d.DecodeBytesLen()
+	k := kindStr
+	if r.off < len(r.buf) && msgpcode.IsBin(r.buf[r.off]) {
+		k = kindBin
+	}
+	n, err := r.length(k)
 	if err != nil {
-		return nil, malformed("unexpected end of data")
+		return nil, err
 	}
 	start := r.pos()
 	if err := r.advance(n); err != nil {
@@ -138,9 +193,9 @@ func (r *reader) rawBytes() ([]byte, error) {
 // arrayLen consumes an array header. pending is the number of values the caller still expects after
 // this array, so that the claim is checked against the whole remaining buffer.
 func (r *reader) arrayLen(pending int) (int, error) {
-	n, err := r.d.DecodeArrayLen()
+	n, err := r.length(kindArray)
 	if err != nil {
-		return 0, malformed("unexpected end of data")
+		return 0, err
 	}
 	if n+pending > r.remaining() {
 		return 0, malformed("array of %d elements exceeds the %d bytes left", n, r.remaining())
@@ -149,9 +204,9 @@ func (r *reader) arrayLen(pending int) (int, error) {
 }
 
 func (r *reader) mapLen(pending int) (int, error) {
-	n, err := r.d.DecodeMapLen()
+	n, err := r.length(kindMap)
 	if err != nil {
-		return 0, malformed("unexpected end of data")
+		return 0, err
 	}
 	if 2*n+pending > r.remaining() {
 		return 0, malformed("map of %d entries exceeds the %d bytes left", n, r.remaining())
@@ -192,20 +247,62 @@ func (r *reader) skip(limit int) (int, error) {
 				return values, err
 			}
 		case kindExt:
-			_, n, err := r.d.DecodeExtHeader()
+			n, err := r.extLen()
 			if err != nil {
-				return values, malformed("unexpected end of data")
+				return values, err
 			}
 			if err := r.advance(n); err != nil {
 				return values, err
 			}
 		default: // nil, bool, int, float: at most 9 bytes
-			if err := r.d.Skip(); err != nil {
-				return values, malformed("unexpected end of data")
+			if err := r.advance(scalarSize(r.buf[r.off])); err != nil {
+				return values, errTruncated
 			}
 		}
 	}
 	return values, nil
+}
+
+// extLen consumes an ext header (the fixext forms hold the data's length in the code, ext 8/16/32 in
+// the bytes after it; the type byte follows) and returns the data's length.
+func (r *reader) extLen() (int, error) {
+	c, err := r.code()
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	switch c {
+	case msgpcode.FixExt1, msgpcode.FixExt2, msgpcode.FixExt4, msgpcode.FixExt8, msgpcode.FixExt16:
+		n = 1 << (c - msgpcode.FixExt1)
+	case msgpcode.Ext8:
+		n, err = r.be(1)
+	case msgpcode.Ext16:
+		n, err = r.be(2)
+	default: // Ext32
+		n, err = r.be(4)
+	}
+	if err != nil {
+		return 0, err
+	}
+	if _, err := r.be(1); err != nil { // the ext type
+		return 0, err
+	}
+	return int(n), nil
+}
+
+// scalarSize is the size of a nil, bool, integer or float value whose code is c, code included.
+func scalarSize(c byte) int {
+	switch c {
+	case msgpcode.Uint8, msgpcode.Int8:
+		return 2
+	case msgpcode.Uint16, msgpcode.Int16:
+		return 3
+	case msgpcode.Uint32, msgpcode.Int32, msgpcode.Float:
+		return 5
+	case msgpcode.Uint64, msgpcode.Int64, msgpcode.Double:
+		return 9
+	}
+	return 1 // fixints, nil, false, true
 }
 
 // span is a value's byte range inside a reader's buffer.
@@ -234,6 +331,12 @@ func (fs fieldSet) lookup(name string) (span, bool) {
 // fieldMap consumes a map with string keys and returns each key's value span, skipping the values.
 // The values are well-formed msgpack when it returns. Duplicate keys are an error.
 func (r *reader) fieldMap(limit int) (fieldSet, int, error) {
+	return r.fieldMapInto(nil, limit)
+}
+
+// fieldMapInto is fieldMap returning the fields in dst's array when they fit (a decoder that reuses
+// dst allocates nothing per map).
+func (r *reader) fieldMapInto(dst fieldSet, limit int) (fieldSet, int, error) {
 	k, _, err := r.peek()
 	if err != nil {
 		return nil, 0, err
@@ -245,7 +348,10 @@ func (r *reader) fieldMap(limit int) (fieldSet, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	m := make(fieldSet, 0, n)
+	m := dst[:0]
+	if cap(m) < n {
+		m = make(fieldSet, 0, n)
+	}
 	values := 1
 	for range n {
 		k, _, err := r.peek()
@@ -318,19 +424,39 @@ func (r *reader) integer() (integer, error) {
 	if k != kindInt {
 		return integer{}, typeError{want: "integer", got: k}
 	}
+	r.off++
+	var u uint64 // the value's bits
+	switch c {
+	case msgpcode.Uint8, msgpcode.Int8:
+		u, err = r.be(1)
+	case msgpcode.Uint16, msgpcode.Int16:
+		u, err = r.be(2)
+	case msgpcode.Uint32, msgpcode.Int32:
+		u, err = r.be(4)
+	case msgpcode.Uint64, msgpcode.Int64:
+		u, err = r.be(8)
+	default: // a positive or negative fixint
+		u = uint64(int64(int8(c)))
+	}
+	if err != nil {
+		return integer{}, err
+	}
 	if isSigned(c) {
-		i, err := r.d.DecodeInt64()
-		if err != nil {
-			return integer{}, malformed("unexpected end of data")
+		var i int64
+		switch c {
+		case msgpcode.Int8:
+			i = int64(int8(u))
+		case msgpcode.Int16:
+			i = int64(int16(u))
+		case msgpcode.Int32:
+			i = int64(int32(u))
+		default: // Int64, negative fixint
+			i = int64(u)
 		}
 		if i < 0 {
 			return integer{neg: true, i: i}, nil
 		}
 		return integer{i: i, u: uint64(i)}, nil
-	}
-	u, err := r.d.DecodeUint64()
-	if err != nil {
-		return integer{}, malformed("unexpected end of data")
 	}
 	return integer{i: int64(u), u: u}, nil // i is only meaningful when u <= MaxInt64
 }
@@ -361,21 +487,27 @@ func (e rangeError) Error() string {
 }
 
 func (r *reader) str() (string, error) {
+	b, err := r.strBytes()
+	return string(b), err
+}
+
+// strBytes is str aliasing the buffer, for a string compared and not kept (an op, a payload type).
+func (r *reader) strBytes() ([]byte, error) {
 	k, _, err := r.peek()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if k != kindStr {
-		return "", typeError{want: "string", got: k}
+		return nil, typeError{want: "string", got: k}
 	}
 	b, err := r.rawBytes()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if !utf8.Valid(b) {
-		return "", fmt.Errorf("string is not valid UTF-8")
+		return nil, fmt.Errorf("string is not valid UTF-8")
 	}
-	return string(b), nil
+	return b, nil
 }
 
 func (r *reader) bin() ([]byte, error) {
@@ -393,6 +525,18 @@ func (r *reader) bin() ([]byte, error) {
 	return bytes.Clone(b), nil
 }
 
+// binAlias is bin aliasing the buffer.
+func (r *reader) binAlias() ([]byte, error) {
+	k, _, err := r.peek()
+	if err != nil {
+		return nil, err
+	}
+	if k != kindBin {
+		return nil, typeError{want: "binary", got: k}
+	}
+	return r.rawBytes()
+}
+
 func (r *reader) boolean() (bool, error) {
 	k, _, err := r.peek()
 	if err != nil {
@@ -401,7 +545,8 @@ func (r *reader) boolean() (bool, error) {
 	if k != kindBool {
 		return false, typeError{want: "bool", got: k}
 	}
-	return r.d.DecodeBool()
+	r.off++
+	return r.buf[r.off-1] == msgpcode.True, nil
 }
 
 func (r *reader) float() (float64, error) {
@@ -409,18 +554,13 @@ func (r *reader) float() (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	var f float64
+	r.off++
 	if c == msgpcode.Float {
-		var f32 float32
-		f32, err = r.d.DecodeFloat32()
-		f = float64(f32)
-	} else {
-		f, err = r.d.DecodeFloat64()
+		bits, err := r.be(4)
+		return float64(math.Float32frombits(uint32(bits))), err
 	}
-	if err != nil {
-		return 0, malformed("unexpected end of data")
-	}
-	return f, nil
+	bits, err := r.be(8)
+	return math.Float64frombits(bits), err
 }
 
 // stringArray reads an array of strings.
@@ -495,6 +635,48 @@ type fields struct {
 	// scratch is the reader get returns, reset for each field: a decoder holds one field's reader at
 	// a time, and a reader per field was the largest allocation of a request.
 	scratch reader
+	// sub, when not nil, is reused for each element's fields (the events of an append) by
+	// elementFields: a RequestDecoder's, so that an event costs no allocation.
+	sub *fields
+	// reuse, when not nil, is the RequestDecoder with ReuseAppends set that decodes these fields.
+	reuse *RequestDecoder
+}
+
+// index checks that body is exactly one map with string keys and indexes its values into f, reusing
+// f.m's array.
+func (f *fields) index(body []byte, limit int) error {
+	f.buf = body
+	r := &f.scratch
+	r.reset(body)
+	m, _, err := r.fieldMapInto(f.m, limit)
+	if err != nil {
+		return NewError(0, CodeBadFrame, "%v", err)
+	}
+	if r.remaining() != 0 {
+		return NewError(0, CodeBadFrame, "%d bytes after the message map", r.remaining())
+	}
+	f.m = m
+	return nil
+}
+
+// elementFields reads the map at r, events[i] of f, into f.sub (or new fields when f has none).
+func (f *fields) elementFields(r *reader, i int) (*fields, error) {
+	ef := f.sub
+	if ef == nil {
+		ef = &fields{}
+	}
+	m, _, err := r.fieldMapInto(ef.m, 0)
+	if err != nil {
+		return nil, err
+	}
+	*ef = fields{buf: r.buf, m: m, id: f.id, parent: f.path, event: i, reuse: f.reuse}
+	return ef, nil
+}
+
+// release drops f's references to the body it decoded, keeping its arrays for reuse.
+func (f *fields) release() {
+	clear(f.m)
+	f.buf, f.scratch.buf, f.err = nil, nil, nil
 }
 
 // eventFields are the fields of events[i] of a message whose error path is parent.
@@ -569,6 +751,19 @@ func (f *fields) str(name string, required bool) string {
 		f.fail(CodeInvalidArgument, name, err)
 	}
 	return s
+}
+
+// strBytes is str aliasing the body (valid until the decode returns).
+func (f *fields) strBytes(name string) []byte {
+	r, ok := f.get(name)
+	if !ok {
+		return nil
+	}
+	b, err := r.strBytes()
+	if err != nil {
+		f.fail(CodeInvalidArgument, name, err)
+	}
+	return b
 }
 
 func (f *fields) uint(name string, required bool, lo, hi uint64) uint64 {
@@ -661,19 +856,14 @@ func (f *fields) boolean(name string) bool {
 	return b
 }
 
-// enc writes canonical msgpack: the library picks the smallest header for every integer, string,
-// binary, array and map; we choose the key order and always write floats as float64. It only uses
-// the library's primitive methods, which no Encoder option changes except string interning, so the
-// messages' EncodeMsgpack methods write the same bytes through any Encoder.
+// enc writes canonical msgpack into a byte slice: the smallest header for every integer, string,
+// binary, array and map (the msgpack library's choice, which TestEnc_MatchesLibrary checks), keys in
+// our order, floats always as float64. It appends to buf, so a caller can encode into a buffer it
+// reuses (AppendReplyBody); the messages' EncodeMsgpack methods write the finished bytes through the
+// caller's Encoder.
 type enc struct {
-	buf *bytes.Buffer // nil when writing through a caller's Encoder
-	e   *msgpack.Encoder
+	buf []byte
 	err error
-}
-
-func newEnc() *enc {
-	buf := new(bytes.Buffer)
-	return &enc{buf: buf, e: msgpack.NewEncoder(buf)}
 }
 
 func (e *enc) check(err error) {
@@ -682,19 +872,87 @@ func (e *enc) check(err error) {
 	}
 }
 
-func (e *enc) mapLen(n int)   { e.check(e.e.EncodeMapLen(n)) }
-func (e *enc) arrayLen(n int) { e.check(e.e.EncodeArrayLen(n)) }
-func (e *enc) str(s string)   { e.check(e.e.EncodeString(s)) }
-func (e *enc) uint(v uint64)  { e.check(e.e.EncodeUint(v)) }
-func (e *enc) int(v int64)    { e.check(e.e.EncodeInt(v)) }
-func (e *enc) boolean(b bool) { e.check(e.e.EncodeBool(b)) }
-func (e *enc) nil()           { e.check(e.e.EncodeNil()) }
+// head writes a length header: the fix form (code|n) below fixMax, else the 8-, 16- or 32-bit form
+// (code8 0 when the type has none).
+func (e *enc) head(n int, fix byte, fixMax int, code8, code16, code32 byte) {
+	switch {
+	case n < fixMax:
+		e.buf = append(e.buf, fix|byte(n))
+	case code8 != 0 && n <= math.MaxUint8:
+		e.buf = append(e.buf, code8, byte(n))
+	case n <= math.MaxUint16:
+		e.buf = append(e.buf, code16, byte(n>>8), byte(n))
+	case uint64(n) <= math.MaxUint32:
+		e.buf = append(e.buf, code32)
+		e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(n))
+	default:
+		e.check(fmt.Errorf("protocol: length %d does not fit msgpack", n))
+	}
+}
 
-// bin writes a binary value; unlike EncodeBytes, a nil slice is an empty binary, not nil.
+func (e *enc) mapLen(n int) {
+	e.head(n, msgpcode.FixedMapLow, 16, 0, msgpcode.Map16, msgpcode.Map32)
+}
+
+func (e *enc) arrayLen(n int) {
+	e.head(n, msgpcode.FixedArrayLow, 16, 0, msgpcode.Array16, msgpcode.Array32)
+}
+
+func (e *enc) str(s string) {
+	e.head(len(s), msgpcode.FixedStrLow, 32, msgpcode.Str8, msgpcode.Str16, msgpcode.Str32)
+	e.buf = append(e.buf, s...)
+}
+
+func (e *enc) uint(v uint64) {
+	switch {
+	case v <= math.MaxInt8:
+		e.buf = append(e.buf, byte(v))
+	case v <= math.MaxUint8:
+		e.buf = append(e.buf, msgpcode.Uint8, byte(v))
+	case v <= math.MaxUint16:
+		e.buf = append(e.buf, msgpcode.Uint16, byte(v>>8), byte(v))
+	case v <= math.MaxUint32:
+		e.buf = append(e.buf, msgpcode.Uint32)
+		e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(v))
+	default:
+		e.buf = append(e.buf, msgpcode.Uint64)
+		e.buf = binary.BigEndian.AppendUint64(e.buf, v)
+	}
+}
+
+func (e *enc) int(v int64) {
+	switch {
+	case v >= 0:
+		e.uint(uint64(v))
+	case v >= -32: // negative fixint
+		e.buf = append(e.buf, byte(v))
+	case v >= math.MinInt8:
+		e.buf = append(e.buf, msgpcode.Int8, byte(v))
+	case v >= math.MinInt16:
+		e.buf = append(e.buf, msgpcode.Int16, byte(v>>8), byte(v))
+	case v >= math.MinInt32:
+		e.buf = append(e.buf, msgpcode.Int32)
+		e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(v))
+	default:
+		e.buf = append(e.buf, msgpcode.Int64)
+		e.buf = binary.BigEndian.AppendUint64(e.buf, uint64(v))
+	}
+}
+
+func (e *enc) boolean(b bool) {
+	if b {
+		e.buf = append(e.buf, msgpcode.True)
+	} else {
+		e.buf = append(e.buf, msgpcode.False)
+	}
+}
+
+func (e *enc) nil() { e.buf = append(e.buf, msgpcode.Nil) }
+
+// bin writes a binary value; unlike the library's EncodeBytes, a nil slice is an empty binary, not nil.
 func (e *enc) bin(b []byte) {
-	e.check(e.e.EncodeBytesLen(len(b)))
-	_, err := e.e.Writer().Write(b)
-	e.check(err)
+	e.head(len(b), 0, 0, msgpcode.Bin8, msgpcode.Bin16, msgpcode.Bin32)
+	e.buf = append(e.buf, b...)
 }
 
 func (e *enc) float(f float64) {
@@ -702,7 +960,8 @@ func (e *enc) float(f float64) {
 		e.check(fmt.Errorf("float %v has no JSON representation", f))
 		return
 	}
-	e.check(e.e.EncodeFloat64(f))
+	e.buf = append(e.buf, msgpcode.Double)
+	e.buf = binary.BigEndian.AppendUint64(e.buf, math.Float64bits(f))
 }
 
 // optNil writes v, or nil when v is the zero value.
@@ -748,7 +1007,7 @@ func (e *enc) bytes() ([]byte, error) {
 	if e.err != nil {
 		return nil, e.err
 	}
-	return e.buf.Bytes(), nil
+	return e.buf, nil
 }
 
 // sortedSet returns ss sorted with duplicates removed (nil for none).

@@ -24,14 +24,25 @@ const (
 	// while more are queued (a client that does not read pushes back on the requests answering it).
 	// One frame is always accepted, whatever its size.
 	maxPending = 64 << 10
+	// slabSize is the size of the chunks that hold the queued frames' length prefixes and the small
+	// frames themselves (maxCopy bytes of body at most), packed one after the other: the replies
+	// queued while a write is in progress go out as one contiguous buffer, and a reply costs no
+	// allocation of its own. Larger bodies are queued as they are, without a copy.
+	slabSize = 8 << 10
+	maxCopy  = 2 << 10
 )
+
+// encodeBufs are the buffers replies are encoded into before they are queued (copied into the slab,
+// or, when larger than maxCopy, kept by the queue: then the buffer does not go back).
+var encodeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 // conn is one client connection: a reader goroutine (serve), which also starts appends (their replies
 // come from the producer's result goroutine), and one goroutine per other request in flight (run).
 // There is no writer goroutine: a goroutine with a frame to send queues it, and writes the queue
-// itself (one writev for all the frames queued) unless another one is writing already, which then
-// writes it next. Replies sent while a write is in progress are so coalesced into the next write, and
-// a lone reply costs no hand-off to another goroutine. Append replies are the exception: the
+// itself (one write for all the frames queued: they are packed in a slab, see slabSize) unless
+// another one is writing already, which then writes it next. Replies sent while a write is in
+// progress are so coalesced into the next write, and a lone reply costs no hand-off to another
+// goroutine. Append replies are the exception: the
 // producer's result goroutine must never wait for one client, so it only queues them and, when
 // nobody is writing, starts a goroutine that writes the queue (sendAsync).
 type conn struct {
@@ -46,9 +57,11 @@ type conn struct {
 
 	wmu        sync.Mutex
 	wcond      sync.Cond     // on wmu: a write ended or the socket closed
-	queue      net.Buffers   // frame prefixes and bodies to write, in order
-	prefixes   []byte        // backing array of the prefixes in queue
+	queue      net.Buffers   // what to write, in order: runs of frames in slabs, and large bodies
+	slab       []byte        // the slab frames are appended to (see slabSize)
+	slabRun    int           // the index in queue of the run of slab that ends at len(slab), or -1
 	spare      net.Buffers   // the last written queue, for reuse
+	spareSlab  []byte        // the last written slab, for reuse
 	queued     int           // bytes in queue
 	writing    bool          // a goroutine is writing (and writes what is queued next)
 	closing    bool          // closeWith: close the socket once the queue is written
@@ -56,7 +69,10 @@ type conn struct {
 	writerDone chan struct{} // closed when the socket is closed
 	closeOnce  sync.Once
 
-	helloDone bool // touched only by the reader goroutine
+	// Touched only by the reader goroutine:
+	helloDone bool
+	dec       protocol.RequestDecoder
+	deadline  *sharedDeadline // the current deadline of appends (appendDeadline)
 
 	mu       sync.Mutex
 	inflight map[uint64]*inflight
@@ -69,6 +85,9 @@ type inflight struct {
 	stream *stream // for reads and subscriptions
 }
 
+// appendInFlight stands for every append in inflight: an append has nothing of its own there.
+var appendInFlight = &inflight{op: protocol.OpAppend}
+
 func newConn(s *Server, nc net.Conn, n uint64) *conn {
 	c := &conn{
 		s:          s,
@@ -76,8 +95,13 @@ func newConn(s *Server, nc net.Conn, n uint64) *conn {
 		logger:     s.logger.With("conn", n),
 		writerDone: make(chan struct{}),
 		inflight:   map[uint64]*inflight{},
+		slabRun:    -1,
 	}
 	c.wcond.L = &c.wmu
+	// An append is done with its request when AppendAsync returns (a conditional one copies what it
+	// keeps: ownEvents), so the reader decodes appends into one reused request, without copying the
+	// payloads out of the frame.
+	c.dec.ReuseAppends = true
 	c.ctx, c.cancel = context.WithCancelCause(s.hard)
 	return c
 }
@@ -88,6 +112,9 @@ func (c *conn) serve() {
 		c.cancel(errConnClosed)
 		c.closeWith(nil)
 		<-c.writerDone
+		if c.deadline != nil {
+			c.deadline.release() // no longer current: cancelled once the appends holding it end
+		}
 		c.reqs.Wait() // appends run to their end even without a client to tell
 		c.logger.Debug("connection closed")
 	}()
@@ -129,18 +156,30 @@ func (c *conn) readLoop() {
 
 // send queues a reply; it returns false when the connection is gone (the reply is dropped).
 func (c *conn) send(rep protocol.Reply) bool {
-	body, ok := c.encode(rep)
-	return ok && c.sendBody(body)
+	bp := encodeBufs.Get().(*[]byte)
+	body, ok := c.encode((*bp)[:0], rep)
+	ok = ok && c.sendBody(body)
+	putEncodeBuf(bp, body)
+	return ok
 }
 
-// encode is the frame body of rep, or of an INTERNAL error when rep cannot be encoded.
-func (c *conn) encode(rep protocol.Reply) ([]byte, bool) {
-	body, err := protocol.EncodeReply(rep)
+// encode appends the frame body of rep to dst, or of an INTERNAL error when rep cannot be encoded.
+func (c *conn) encode(dst []byte, rep protocol.Reply) ([]byte, bool) {
+	body, err := protocol.AppendReplyBody(dst, rep)
 	if err != nil {
 		c.logger.Error("cannot encode a reply", "id", rep.ReplyID(), "error", err)
-		body, err = protocol.EncodeReply(protocol.NewError(rep.ReplyID(), protocol.CodeInternal, "cannot encode the reply: %v", err))
+		body, err = protocol.AppendReplyBody(dst, protocol.NewError(rep.ReplyID(), protocol.CodeInternal, "cannot encode the reply: %v", err))
 	}
 	return body, err == nil
+}
+
+// putEncodeBuf gives bp back to encodeBufs unless the queue kept body, its contents.
+func putEncodeBuf(bp *[]byte, body []byte) {
+	if len(body) > maxCopy {
+		return
+	}
+	*bp = body[:0]
+	encodeBufs.Put(bp)
 }
 
 // sendBody queues a frame body and writes the queue unless another goroutine is writing it; it
@@ -163,7 +202,10 @@ func (c *conn) sendBody(body []byte) bool {
 // writing, a new goroutine writes the queue. The queue can so grow past maxPending, by at most the
 // replies of the appends in flight: the reader waits for room before it starts another append.
 func (c *conn) sendAsync(rep protocol.Reply) {
-	body, ok := c.encode(rep)
+	bp := encodeBufs.Get().(*[]byte)
+	defer func() { putEncodeBuf(bp, *bp) }()
+	body, ok := c.encode((*bp)[:0], rep)
+	*bp = body
 	if !ok {
 		return
 	}
@@ -191,14 +233,34 @@ func (c *conn) waitRoom() {
 	}
 }
 
-// enqueue appends a frame (its length prefix and body) to the queue. Called with wmu held.
+// enqueue appends a frame (its length prefix and body) to the queue: the prefix, and the body when
+// it is at most maxCopy bytes, are copied to the end of the slab, extending the queue's last run of
+// it; a larger body is queued itself. Called with wmu held.
 func (c *conn) enqueue(body []byte) {
-	if len(c.prefixes)+protocol.FrameHeaderSize > cap(c.prefixes) {
-		c.prefixes = make([]byte, 0, 64*protocol.FrameHeaderSize)
+	small := len(body) <= maxCopy
+	need := protocol.FrameHeaderSize
+	if small {
+		need += len(body)
 	}
-	n := len(c.prefixes)
-	c.prefixes = binary.BigEndian.AppendUint32(c.prefixes, uint32(len(body)))
-	c.queue = append(c.queue, c.prefixes[n:n+protocol.FrameHeaderSize:n+protocol.FrameHeaderSize], body)
+	if cap(c.slab)-len(c.slab) < need { // never grown in place: the queue holds slices of it
+		c.slab, c.slabRun = make([]byte, 0, slabSize), -1
+	}
+	start := len(c.slab)
+	c.slab = binary.BigEndian.AppendUint32(c.slab, uint32(len(body)))
+	if small {
+		c.slab = append(c.slab, body...)
+	}
+	if c.slabRun >= 0 && c.slabRun == len(c.queue)-1 {
+		r := c.queue[c.slabRun]
+		c.queue[c.slabRun] = r[:len(r)+len(c.slab)-start] // r ends at start, in the same slab
+	} else {
+		c.queue = append(c.queue, c.slab[start:])
+		c.slabRun = len(c.queue) - 1
+	}
+	if !small {
+		c.queue = append(c.queue, body)
+		c.slabRun = -1
+	}
 	c.queued += protocol.FrameHeaderSize + len(body)
 }
 
@@ -208,14 +270,20 @@ func (c *conn) enqueue(body []byte) {
 func (c *conn) writeQueue() {
 	c.writing = true
 	for len(c.queue) > 0 && !c.dead {
-		q := c.queue
+		q, slab := c.queue, c.slab
 		c.queue, c.spare, c.queued = c.spare[:0], nil, 0
+		c.slab, c.spareSlab, c.slabRun = c.spareSlab[:0], nil, -1
 		c.wmu.Unlock()
-		w := q
-		_, err := w.WriteTo(c.nc)
+		var err error
+		if len(q) == 1 { // one run of the slab (a write per batch of replies): no iovec to build
+			_, err = c.nc.Write(q[0])
+		} else {
+			w := q
+			_, err = w.WriteTo(c.nc)
+		}
 		c.wmu.Lock()
 		clear(q) // no body kept alive by the spare
-		c.spare = q[:0]
+		c.spare, c.spareSlab = q[:0], slab[:0]
 		c.wcond.Broadcast()
 		if err != nil {
 			c.logger.Debug("write failed", "error", err)
@@ -235,6 +303,7 @@ func (c *conn) closeSocket() {
 	}
 	c.dead = true
 	c.queue, c.spare, c.queued = nil, nil, 0
+	c.slab, c.spareSlab, c.slabRun = nil, nil, -1
 	_ = c.nc.Close()
 	close(c.writerDone)
 	c.wcond.Broadcast()
@@ -271,7 +340,7 @@ func (c *conn) replyID(id uint64) uint64 {
 // dispatch handles one frame; it returns false when the connection must stop reading.
 func (c *conn) dispatch(body []byte) bool {
 	arrived := time.Now()
-	req, err := protocol.DecodeRequest(body)
+	req, err := c.dec.Decode(body)
 	if err != nil {
 		var pe *protocol.Error
 		if !errors.As(err, &pe) {
@@ -327,14 +396,17 @@ func (c *conn) dispatch(body []byte) bool {
 		c.mu.Unlock()
 		return reject(errShuttingDown.WithID(id))
 	}
-	fl := &inflight{op: op}
+	fl := appendInFlight
 	switch r := req.(type) {
+	case *protocol.AppendRequest:
 	case *protocol.ReadRequest:
-		fl.stream = newStream(c.ctx, int64(r.Credit))
+		fl = &inflight{op: op, stream: newStream(c.ctx, int64(r.Credit))}
 	case *protocol.SubscribeRequest:
-		fl.stream = newStream(c.ctx, int64(r.Credit))
+		fl = &inflight{op: op, stream: newStream(c.ctx, int64(r.Credit))}
 	case *protocol.SubscribeAllRequest:
-		fl.stream = newStream(c.ctx, int64(r.Credit))
+		fl = &inflight{op: op, stream: newStream(c.ctx, int64(r.Credit))}
+	default:
+		fl = &inflight{op: op}
 	}
 	c.inflight[id] = fl
 	c.reqs.Add(1)
@@ -354,24 +426,14 @@ func (c *conn) startAppend(r *protocol.AppendRequest, arrived time.Time) {
 	c.waitRoom()
 	c.wmu.Unlock()
 	c.s.m.inFlight.Inc()
-	var replied atomic.Bool
-	reply := func(rep protocol.Reply) {
-		if !replied.CompareAndSwap(false, true) {
-			return
-		}
-		c.finish(r, arrived, rep)
-		c.sendAsync(rep)
-		c.s.m.inFlight.Dec()
-		c.reqs.Done()
-		c.s.reqs.Done()
-	}
+	p := &pendingAppend{c: c, id: r.ID, arrived: arrived}
 	defer func() {
-		if p := recover(); p != nil {
-			c.logger.Error("request panicked", "id", r.ID, "op", r.Op(), "panic", p, "stack", string(debug.Stack()))
-			reply(protocol.NewError(r.ID, protocol.CodeInternal, "the sidecar failed on this request: %v", p))
+		if v := recover(); v != nil {
+			c.logger.Error("request panicked", "id", r.ID, "op", r.Op(), "panic", v, "stack", string(debug.Stack()))
+			p.reply(protocol.NewError(r.ID, protocol.CodeInternal, "the sidecar failed on this request: %v", v))
 		}
 	}()
-	c.handleAppend(r, reply)
+	c.handleAppend(r, p)
 }
 
 // stream returns the open read stream id, or nil.
@@ -459,18 +521,22 @@ func (c *conn) run(req protocol.Request, fl *inflight, arrived time.Time) {
 // finish ends request req before its final reply rep is sent: it frees the id, records the metrics and
 // logs what an operator must see.
 func (c *conn) finish(req protocol.Request, arrived time.Time, rep protocol.Reply) {
-	id := req.RequestID()
+	c.finishID(req.RequestID(), req.Op(), arrived, rep)
+}
+
+// finishID is finish for the request id of op.
+func (c *conn) finishID(id uint64, op protocol.Op, arrived time.Time, rep protocol.Reply) {
 	// The id is free once the final reply is on its way: remove it first, so that a client reusing
 	// the id as soon as it reads the reply never meets DUPLICATE_ID.
 	c.mu.Lock()
 	delete(c.inflight, id)
 	c.mu.Unlock()
 	e, _ := rep.(*protocol.Error)
-	c.s.m.observe(string(req.Op()), arrived, codeLabel(e))
+	c.s.m.observe(string(op), arrived, codeLabel(e))
 	if e != nil && (e.Code == protocol.CodeInternal || e.Code == protocol.CodeDataIntegrity) {
 		// A bug, or stored data that cannot be served (a poison record: the message names its topic,
 		// partition and offset): an operator must see it, not only the client.
-		c.logger.Error("request failed", "id", id, "op", req.Op(), "code", e.Code.String(), "error", e.Message)
+		c.logger.Error("request failed", "id", id, "op", op, "code", e.Code.String(), "error", e.Message)
 	}
 }
 

@@ -12,9 +12,15 @@ import (
 
 // Conversions between the wire messages and the journal package's types.
 
-// appendOf turns an append request into the journal's events and options.
-func appendOf(r *protocol.AppendRequest) ([]journal.Event, journal.AppendOptions, error) {
-	events := make([]journal.Event, len(r.Events))
+// appendOf turns an append request into the journal's events, in dst's array when they fit, and
+// options.
+func appendOf(r *protocol.AppendRequest, dst []journal.Event) ([]journal.Event, journal.AppendOptions, error) {
+	var events []journal.Event
+	if cap(dst) >= len(r.Events) {
+		events = dst[:len(r.Events)]
+	} else {
+		events = make([]journal.Event, len(r.Events))
+	}
 	for i, e := range r.Events {
 		p, err := payloadOf(e.PayloadType, e.Payload)
 		if err != nil {

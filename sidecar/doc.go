@@ -5,15 +5,21 @@
 //
 // # Connections
 //
-// Each accepted connection gets one reader goroutine. The reader decodes frames and dispatches them
-// without waiting for any backend, so requests on one connection run concurrently and their replies go
-// out in the order they finish. An append costs no goroutine: the reader builds its record and hands
-// it to the producer (journal.Journal.AppendAsync), so the appends of a connection reach Kafka's
-// producer in the order they were read, and the producer's result goroutine queues the reply once
-// Kafka acknowledged the record. Every other request runs in a goroutine of its own. There is no
-// writer goroutine: a goroutine with a frame to send queues it and writes the queue itself (one writev)
-// unless a write is in progress, whose goroutine then writes it next; so frames never interleave, and
-// replies finishing during a write are coalesced into the next one. Append replies are only queued
+// Each accepted connection gets one reader goroutine. The reader reads through a 64 KiB buffer, so
+// one read syscall brings in every frame the client has sent so far, and decodes and dispatches each
+// of them before it reads again, without waiting for any backend: requests on one connection run
+// concurrently and their replies go out in the order they finish. An append costs no goroutine: the
+// reader builds its record and hands it to the producer (journal.Journal.AppendAsync), so the appends
+// of a connection reach Kafka's producer in the order they were read, and the producer's result
+// goroutine queues the reply once Kafka acknowledged the record. The reader decodes appends into one
+// reused request whose binary payloads alias the frame (protocol.RequestDecoder.ReuseAppends: the
+// record is encoded before AppendAsync returns), and the appends it reads within 5 ms of each other
+// share one deadline context (appendDeadline). Every other request runs in a goroutine of its own.
+// There is no writer goroutine: a goroutine with a frame to send queues it and writes the queue
+// itself unless a write is in progress, whose goroutine then writes it next; so frames never
+// interleave, and replies finishing during a write are coalesced into the next one. Small frames are
+// encoded into pooled buffers and copied into a per-connection slab, one after the other, so a batch
+// of replies is one contiguous write and a reply allocates nothing. Append replies are only queued
 // (the producer's result goroutine must never wait for one client): when nobody is writing, a
 // goroutine is started that writes the queue. Senders wait while 64 KiB are queued behind a write, and
 // the reader waits likewise before it starts an append: a client slow to read pushes back on the
