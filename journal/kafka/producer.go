@@ -203,15 +203,28 @@ func produceRequestVersion(v sarama.KafkaVersion) int16 {
 	}
 }
 
+// initProducerID asks a broker for a new producer id. A broker that has just started answers
+// COORDINATOR_LOAD_IN_PROGRESS (or has no coordinator yet) for a few seconds: that is waited out,
+// with backoff, for up to ProduceTimeout, as sarama's transaction manager retries it.
 func (p *producer) initProducerID() (producerID, error) {
-	res, err := p.client.InitProducerID()
-	if err != nil {
-		return producerID{}, err
+	deadline := time.Now().Add(p.timeout)
+	for attempt := 0; ; attempt++ {
+		res, err := p.client.InitProducerID()
+		if err == nil {
+			err = res.Err
+		}
+		if errors.Is(err, sarama.ErrNoError) || err == nil {
+			return producerID{id: res.ProducerID, epoch: res.ProducerEpoch}, nil
+		}
+		retriable := errors.Is(err, sarama.ErrOffsetsLoadInProgress) || errors.Is(err, sarama.ErrConsumerCoordinatorNotAvailable) ||
+			errors.Is(err, sarama.ErrNotCoordinatorForConsumer)
+		wait := min(p.backoff<<min(attempt, 10), maxBackoff)
+		if !retriable || time.Now().Add(wait).After(deadline) {
+			return producerID{}, err
+		}
+		p.logger.Debug("producer id: retrying", "error", err, "attempt", attempt+1)
+		time.Sleep(wait)
 	}
-	if !errors.Is(res.Err, sarama.ErrNoError) {
-		return producerID{}, res.Err
-	}
-	return producerID{id: res.ProducerID, epoch: res.ProducerEpoch}, nil
 }
 
 // renewProducerID returns a producer id other than old: the current one if another partition has
