@@ -28,8 +28,9 @@ const (
 	// frames themselves (maxCopy bytes of body at most), packed one after the other: the replies
 	// queued while a write is in progress go out as one contiguous buffer, and a reply costs no
 	// allocation of its own. Larger bodies are queued as they are, without a copy.
-	slabSize = 8 << 10
-	maxCopy  = 2 << 10
+	slabSize  = 8 << 10
+	firstSlab = 512
+	maxCopy   = 2 << 10
 )
 
 // encodeBufs are the buffers replies are encoded into before they are queued (copied into the slab,
@@ -243,7 +244,10 @@ func (c *conn) enqueue(body []byte) {
 		need += len(body)
 	}
 	if cap(c.slab)-len(c.slab) < need { // never grown in place: the queue holds slices of it
-		c.slab, c.slabRun = make([]byte, 0, slabSize), -1
+		// A connection's first slab is small and each next one twice the last, up to slabSize: an
+		// idle connection keeps its hello reply's 512 bytes, not 8 KiB (P6, 1,000 idle connections).
+		size := min(slabSize, max(firstSlab, 2*cap(c.slab), need))
+		c.slab, c.slabRun = make([]byte, 0, size), -1
 	}
 	start := len(c.slab)
 	c.slab = binary.BigEndian.AppendUint32(c.slab, uint32(len(body)))
