@@ -293,12 +293,23 @@ func TestLog_Produce_Concurrent(t *testing.T) {
 	sequential := time.Since(start)
 
 	start = time.Now()
+	produceConcurrently(t, l, topic, "con", n)
+	concurrent := time.Since(start)
+	t.Logf("%d produces: sequential %s (%s each), concurrent %s (%.1fx faster)",
+		n, sequential.Round(time.Millisecond), (sequential / n).Round(time.Microsecond),
+		concurrent.Round(time.Millisecond), float64(sequential)/float64(concurrent))
+}
+
+// produceConcurrently makes n concurrent Produce calls of marks over 20 journals (prefix-0 … prefix-19)
+// and fails t on an error or on two acknowledgements at one offset.
+func produceConcurrently(t *testing.T, l *kafka.Log, topic, prefix string, n int) {
+	t.Helper()
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
-	offsets := sync.Map{}
+	var offsets sync.Map
 	for i := range n {
 		wg.Go(func() {
-			po, err := l.Produce(testCtx(t), markAction(journal.Key{Topic: topic, ID: fmt.Sprintf("con-%d", i%20)}, "m"))
+			po, err := l.Produce(testCtx(t), markAction(journal.Key{Topic: topic, ID: fmt.Sprintf("%s-%d", prefix, i%20)}, "m"))
 			if err != nil {
 				errs <- err
 				return
@@ -309,14 +320,10 @@ func TestLog_Produce_Concurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	concurrent := time.Since(start)
 	close(errs)
 	for err := range errs {
 		t.Error(err)
 	}
-	t.Logf("%d produces: sequential %s (%s each), concurrent %s (%.1fx faster)",
-		n, sequential.Round(time.Millisecond), (sequential / n).Round(time.Microsecond),
-		concurrent.Round(time.Millisecond), float64(sequential)/float64(concurrent))
 }
 
 func TestLog_Scan_OtherJournals(t *testing.T) {

@@ -184,25 +184,5 @@ func TestLog_Produce_BufferFull(t *testing.T) {
 	brokers := testenv.KafkaBrokers(t)
 	topic := newTopic(t, brokers)
 	l := newLog(t, brokers, kafka.Config{BufferBytes: 2000})
-	const n = 400
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	var offsets sync.Map
-	for i := range n {
-		wg.Go(func() {
-			po, err := l.Produce(testCtx(t), markAction(journal.Key{Topic: topic, ID: fmt.Sprintf("buf-%d", i%16)}, "m"))
-			if err != nil {
-				errs <- err
-				return
-			}
-			if _, dup := offsets.LoadOrStore(po, i); dup {
-				errs <- fmt.Errorf("two appends acknowledged at %s", po)
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	produceConcurrently(t, l, topic, "buf", 400)
 }
