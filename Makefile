@@ -104,7 +104,8 @@ demo: deps
 
 # Every decoder of untrusted bytes has a fuzz target; seeds come from the golden and protocol vectors.
 FUZZ_TARGETS := ./journal/:FuzzDecodeActionHeader ./journal/:FuzzDecodeEvents ./journal/:FuzzParseExpireAfter \
-	./journal/cassandra/:FuzzMetaJournalSegment ./protocol/:FuzzReadFrame ./protocol/:FuzzDecodeRequest
+	./journal/cassandra/:FuzzMetaJournalSegment ./protocol/:FuzzReadFrame ./protocol/:FuzzDecodeRequest \
+	./sidecar/:FuzzSidecar_Connection
 
 # -fuzzminimizetime keeps Go's shrinking of new inputs from stalling a bounded run.
 fuzz:
