@@ -148,7 +148,9 @@ kjournal_bin() {
 wait_http() {
   local name=$1 addr=$2 deadline=$((SECONDS + 120))
   until curl -sf -o /dev/null "http://$addr/readyz"; do
-    if ! running "$name" || ((SECONDS > deadline)); then
+    # Checked twice: right after `setsid ... &` the child may not have exec'd the binary yet, and its
+    # command line does not name it (a restart in TestFaults/SidecarKilled failed on that once).
+    if { ! running "$name" && sleep 0.5 && ! running "$name"; } || ((SECONDS > deadline)); then
       log "$name did not become ready; last lines of $run/$name/server.log:"
       tail -n 40 "$run/$name/server.log" >&2 || true
       stop_one "$name"
