@@ -218,13 +218,19 @@ func (p *producer) initProducerID() (producerID, error) {
 		}
 		retriable := errors.Is(err, sarama.ErrOffsetsLoadInProgress) || errors.Is(err, sarama.ErrConsumerCoordinatorNotAvailable) ||
 			errors.Is(err, sarama.ErrNotCoordinatorForConsumer)
-		wait := min(p.backoff<<min(attempt, 10), maxBackoff)
+		wait := p.backoffFor(attempt)
 		if !retriable || time.Now().Add(wait).After(deadline) {
 			return producerID{}, err
 		}
 		p.logger.Debug("producer id: retrying", "error", err, "attempt", attempt+1)
 		time.Sleep(wait)
 	}
+}
+
+// backoffFor is the wait before retry attempt+1: Retry.Backoff doubled per attempt, at most maxBackoff
+// (the shift is capped so that a large Retries cannot overflow it).
+func (p *producer) backoffFor(attempt int) time.Duration {
+	return min(p.backoff<<min(attempt, 10), maxBackoff)
 }
 
 // renewProducerID returns a producer id other than old: the current one if another partition has
@@ -361,7 +367,7 @@ func (p *producer) partitionOf(ctx context.Context, key journal.Key) (*partition
 			break
 		}
 		select {
-		case <-time.After(min(p.backoff<<attempt, maxBackoff)):
+		case <-time.After(p.backoffFor(attempt)):
 		case <-ctx.Done():
 			return nil, context.Cause(ctx)
 		}
@@ -400,10 +406,7 @@ func (p *producer) schedule(part *partition) {
 		bt := p.takeBatchLocked(part)
 		part.mu.Unlock()
 		if bt != nil {
-			bt.attempts++
-			if bt.first.IsZero() {
-				bt.first = time.Now()
-			}
+			bt.attempted()
 			go p.recover(part, bt, err, false)
 		}
 		return
@@ -515,10 +518,7 @@ func (s *sender) send(b *sarama.Broker, parts []*partition) {
 		if bt == nil {
 			continue
 		}
-		bt.attempts++
-		if bt.first.IsZero() {
-			bt.first = time.Now()
-		}
+		bt.attempted()
 		req.AddBatch(part.tp.topic, part.tp.id, p.recordBatch(bt))
 		batches = append(batches, bt)
 	}
@@ -679,9 +679,8 @@ func (p *producer) acknowledged(s *sender, bt *batch, base int64) {
 	}
 	for i, pd := range bt.recs {
 		pd.acknowledged(journal.PartitionOffset{Partition: part.tp.id, Offset: base + int64(i)})
-		p.pending.Done()
 	}
-	p.release(bt.recordBytes())
+	p.settle(bt)
 }
 
 // failed ends bt's records with err and lets the partition go on with its next batch. renew: bt's
@@ -703,9 +702,8 @@ func (p *producer) failed(s *sender, bt *batch, err error, renew bool) {
 	p.m.produceErrors.Add(float64(len(bt.recs)))
 	for _, pd := range bt.recs {
 		pd.finish(journal.PartitionOffset{}, fmt.Errorf("produce %s/%d: %w", part.tp.topic, part.tp.id, err))
-		p.pending.Done()
 	}
-	p.release(bt.recordBytes())
+	p.settle(bt)
 }
 
 // tooLarge: the broker refused bt as too large and wrote nothing. A batch of several records is
@@ -740,7 +738,7 @@ func (p *producer) recover(part *partition, bt *batch, cause error, renew bool) 
 		}
 		p.logger.Debug("produce: retrying a batch", "topic", part.tp.topic, "partition", part.tp.id, "records", len(bt.recs), "attempt", attempts, "error", cause)
 	}
-	time.Sleep(min(p.backoff<<min(attempts-1, 10), maxBackoff))
+	time.Sleep(p.backoffFor(attempts - 1))
 	if err := p.client.RefreshMetadata(part.tp.topic); err != nil {
 		p.logger.Debug("produce: metadata refresh failed", "topic", part.tp.topic, "error", err)
 	}
@@ -760,10 +758,7 @@ func (p *producer) recover(part *partition, bt *batch, cause error, renew bool) 
 					return
 				}
 			}
-			bt.attempts++ // count the attempt that could not be made, so a dead cluster ends it
-			if bt.first.IsZero() {
-				bt.first = time.Now()
-			}
+			bt.attempted() // count the attempt that could not be made, so a dead cluster ends it
 			p.recover(part, bt, err, true)
 			return
 		}
@@ -795,21 +790,30 @@ func (p *producer) giveUp(bt *batch, cause error) {
 	p.m.produceErrors.Add(float64(len(bt.recs)))
 	for _, pd := range bt.recs {
 		pd.failed(cause)
-		p.pending.Done()
 	}
-	p.release(bt.recordBytes())
+	p.settle(bt)
 	if more {
 		p.schedule(part) // nextBatch renews the producer id first
 	}
 }
 
-// recordBytes is what bt's records count against the buffer.
-func (bt *batch) recordBytes() int {
+// attempted counts a send of bt (or one that could not be made); retries end ProduceTimeout after the
+// first.
+func (bt *batch) attempted() {
+	bt.attempts++
+	if bt.first.IsZero() {
+		bt.first = time.Now()
+	}
+}
+
+// settle ends bt's records, each told its result: they leave the buffer and the records close waits for.
+func (p *producer) settle(bt *batch) {
 	n := 0
 	for _, pd := range bt.recs {
 		n += pd.size
 	}
-	return n
+	p.release(n)
+	p.pending.Add(-len(bt.recs))
 }
 
 // reserve counts n bytes against the buffer, waiting while it is full (a record larger than the
