@@ -26,6 +26,13 @@ const testPartitions = 4
 // newTopic creates a fresh topic with testPartitions partitions and deletes it when the test ends.
 func newTopic(tb testing.TB, brokers []string) string {
 	tb.Helper()
+	return createTopic(tb, brokers, testPartitions, nil)
+}
+
+// createTopic creates a fresh topic with partitions partitions and the given topic configs, waits for
+// its leaders, and deletes it when the test ends.
+func createTopic(tb testing.TB, brokers []string, partitions int, configs map[string]*string) string {
+	tb.Helper()
 	topic := testenv.Name("t")
 	cfg := sarama.NewConfig()
 	cfg.Version = sarama.V4_0_0_0
@@ -33,11 +40,12 @@ func newTopic(tb testing.TB, brokers []string) string {
 	if err != nil {
 		tb.Fatalf("cluster admin: %v", err)
 	}
-	if err := admin.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: testPartitions, ReplicationFactor: 1}, false); err != nil {
+	detail := &sarama.TopicDetail{NumPartitions: int32(partitions), ReplicationFactor: 1, ConfigEntries: configs}
+	if err := admin.CreateTopic(topic, detail, false); err != nil {
 		_ = admin.Close()
 		tb.Fatalf("create topic %s: %v", topic, err)
 	}
-	waitLeaders(tb, brokers, topic, testPartitions)
+	waitLeaders(tb, brokers, topic, partitions)
 	tb.Cleanup(func() {
 		if err := admin.DeleteTopic(topic); err != nil {
 			tb.Logf("delete topic %s: %v", topic, err)

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/IBM/sarama"
-
 	"github.com/kjournal/kjournal/internal/testenv"
 	"github.com/kjournal/kjournal/journal"
 	"github.com/kjournal/kjournal/journal/kafka"
@@ -73,21 +71,8 @@ func TestLog_ProduceAsync_KeepsOrder(t *testing.T) {
 // sent. The appends around them are not held up or lost.
 func TestLog_Produce_TooLarge(t *testing.T) {
 	brokers := testenv.KafkaBrokers(t)
-	topic := testenv.Name("t")
-	cfg := sarama.NewConfig()
-	cfg.Version = sarama.V4_0_0_0
-	admin, err := sarama.NewClusterAdmin(brokers, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
 	limit := "4096" // max.message.bytes: a batch of a few 1.5 KB records is over it, one is not
-	if err := admin.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: 1, ReplicationFactor: 1,
-		ConfigEntries: map[string]*string{"max.message.bytes": &limit}}, false); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = admin.DeleteTopic(topic) })
-	waitLeaders(t, brokers, topic, 1)
+	topic := createTopic(t, brokers, 1, map[string]*string{"max.message.bytes": &limit})
 	l := newLog(t, brokers, kafka.Config{MaxMessageBytes: 16 << 10})
 	key := journal.Key{Topic: topic, ID: "big"}
 	sized := func(n int) journal.Action { // random base64: LZ4 does not shrink it
